@@ -1,0 +1,197 @@
+"""``load_dataset``: the four image classification data sets as flat float64 arrays.
+
+    name           files from                                    features  train / test
+    mnist-5k       shipped in the checkout, data/mnist-5k            784   4,000 / 1,000
+    mnist          `refimpl data fetch mnist`                        784  60,000 / 10,000
+    fashion-mnist  `refimpl data fetch fashion-mnist`, or Debian's   784  60,000 / 10,000
+                   package dataset-fashion-mnist
+    cifar10        `refimpl data fetch cifar10`                    3,072  50,000 / 10,000
+
+MNIST-style directories hold the four standard IDX files (``train-images-idx3-ubyte``,
+``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``), each
+gzipped (``.gz``) or not. A CIFAR-10 directory holds ``cifar-10-binary.tar.gz`` or the six
+``.bin`` batches (see :mod:`refimpl.data.cifar10`).
+
+Every returned array is checked: images and labels counts agree, labels lie in 0..9, images
+have the data set's pixel dimensions. Pixels are scaled to [0, 1] by dividing by 255 and
+flattened row-major (MNIST: 28x28 -> 784; CIFAR-10: channel-major 3x32x32 -> 3,072). The
+arrays of a ``Dataset`` are read-only.
+
+Default directories (``directory=None``) are folders of the git checkout's top-level
+``data/`` folder, found relative to this file: this works from a checkout and from an
+editable install (``pip install -e .``). For ``fashion-mnist`` the Debian location
+``/usr/share/datasets/fashion-mnist`` is used when the checkout has no copy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .cifar10 import CLASSES as CIFAR10_CLASSES
+from .cifar10 import read_cifar10
+from .idx import read_idx
+
+NAMES = ("mnist-5k", "mnist", "fashion-mnist", "cifar10")
+DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
+"""The checkout's top-level ``data/`` folder (``refimpl/data/datasets.py`` -> ``../../data``)."""
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+CIFAR10_TARBALL = "cifar-10-binary.tar.gz"
+
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+_CLASSES = {"mnist-5k": MNIST_CLASSES, "mnist": MNIST_CLASSES,
+            "fashion-mnist": FASHION_MNIST_CLASSES, "cifar10": CIFAR10_CLASSES}
+_IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_IMAGE_SHAPE = (28, 28)
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A train/test split of an image classification data set.
+
+    Attributes
+    ----------
+    name : str
+        One of ``NAMES``.
+    X_train : numpy.ndarray of float64, shape (n_train, n_features)
+        Pixels in [0, 1], one flattened image per row (read-only).
+    y_train : numpy.ndarray of int64, shape (n_train,)
+        Class indices in ``[0, len(classes))`` (read-only).
+    X_test : numpy.ndarray of float64, shape (n_test, n_features)
+    y_test : numpy.ndarray of int64, shape (n_test,)
+    classes : tuple of str
+        Class names; label ``k`` is ``classes[k]``.
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features (784 for MNIST, 3,072 for CIFAR-10)."""
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (10 for all four data sets)."""
+        return len(self.classes)
+
+
+def default_directory(name: str) -> Path:
+    """Where ``load_dataset(name)`` looks without ``directory``: ``DATA_ROOT / name``.
+
+    For ``fashion-mnist`` the Debian location is used if the checkout has no copy. This is
+    also the natural target for ``fetch(name, default_directory(name))``.
+    """
+    _check_name(name)
+    path = DATA_ROOT / name
+    if name == "fashion-mnist" and not path.is_dir() and DEBIAN_FASHION_MNIST.is_dir():
+        return DEBIAN_FASHION_MNIST
+    return path
+
+
+def load_dataset(name: str, directory=None) -> Dataset:
+    """Load one of the data sets in ``NAMES`` as float64 arrays in [0, 1].
+
+    Parameters
+    ----------
+    name : {'mnist-5k', 'mnist', 'fashion-mnist', 'cifar10'}
+    directory : str or os.PathLike, optional
+        Folder holding the files (see the module docstring); default
+        ``default_directory(name)``.
+
+    Returns
+    -------
+    Dataset
+        ``X_*`` of shape ``(n, 784)`` (MNIST-style) or ``(n, 3072)`` (CIFAR-10), float64 in
+        [0, 1]; ``y_*`` int64 in 0..9.
+
+    Raises
+    ------
+    ValueError
+        Unknown name; missing directory or file (the message names it and says how to get
+        it); a malformed file; images/labels count mismatch; labels outside 0..9; images
+        not 28x28 (MNIST-style).
+
+    Examples
+    --------
+    >>> ds = load_dataset("mnist-5k")
+    >>> ds.X_train.shape, ds.X_test.shape, ds.y_train.dtype
+    ((4000, 784), (1000, 784), dtype('int64'))
+    """
+    _check_name(name)
+    directory = default_directory(name) if directory is None else Path(directory)
+    if not directory.is_dir():
+        raise ValueError(f"data set {name!r}: directory {directory} does not exist; "
+                         + _how_to_get(name, directory))
+    if name == "cifar10":
+        tarball = directory / CIFAR10_TARBALL
+        arrays = read_cifar10(tarball if tarball.is_file() else directory)
+    else:
+        arrays = _read_idx_set(name, directory)
+    X_train, y_train, X_test, y_test = arrays
+    return Dataset(name=name, X_train=_scaled(X_train), y_train=_frozen(y_train),
+                   X_test=_scaled(X_test), y_test=_frozen(y_test), classes=_CLASSES[name])
+
+
+def _check_name(name) -> None:
+    if name not in NAMES:
+        raise ValueError(f"unknown data set {name!r}; expected one of "
+                         + ", ".join(repr(n) for n in NAMES))
+
+
+def _how_to_get(name: str, directory: Path) -> str:
+    if name == "mnist-5k":
+        return ("it ships with the git checkout in data/mnist-5k (rebuild it with "
+                "data/make_mnist_5k.py), or pass directory=")
+    return (f"download it with `refimpl data fetch {name}` (in Python: "
+            f"refimpl.data.fetch({name!r}, {str(directory)!r})), or pass directory=")
+
+
+def _read_idx_set(name: str, directory: Path):
+    """The four IDX files of an MNIST-style directory, validated."""
+    arrays = [read_idx(_find_idx(name, directory, stem)) for stem in _IDX_STEMS]
+    for split, images, labels in (("train", *arrays[:2]), ("t10k", *arrays[2:])):
+        where = f"data set {name!r} in {directory}, {split} split"
+        if images.ndim != 3 or images.shape[1:] != _IMAGE_SHAPE:
+            raise ValueError(f"{where}: images must be 28x28, got an array of shape "
+                             f"{images.shape}")
+        if labels.ndim != 1:
+            raise ValueError(f"{where}: labels file holds an array of shape {labels.shape}, "
+                             "expected a labels file (magic 2049)")
+        if len(images) != len(labels):
+            raise ValueError(f"{where}: {len(images)} images but {len(labels)} labels")
+        if labels.size and labels.max() > 9:
+            raise ValueError(f"{where}: labels must be 0..9, got a label {labels.max()}")
+    images_train, labels_train, images_test, labels_test = arrays
+    return (images_train.reshape(len(images_train), -1), labels_train.astype(np.int64),
+            images_test.reshape(len(images_test), -1), labels_test.astype(np.int64))
+
+
+def _find_idx(name: str, directory: Path, stem: str) -> Path:
+    """``stem.gz`` or ``stem`` in ``directory``; a clear error if neither exists."""
+    for candidate in (directory / f"{stem}.gz", directory / stem):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(f"data set {name!r}: missing file {directory / stem}.gz (or uncompressed "
+                     f"{stem}); " + _how_to_get(name, directory))
+
+
+def _scaled(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> read-only float64 in [0, 1]."""
+    X = pixels.astype(np.float64)
+    X /= 255.0
+    return _frozen(X)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
