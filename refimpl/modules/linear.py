@@ -1,0 +1,104 @@
+"""The linear module ``z = W a + b`` (SPEC §3, paper Example 1).
+
+Hand-derived derivatives, per sample (``W`` is ``m × n``, ``a ∈ R^n``, ``z ∈ R^m``):
+
+- forward                ``z = W a + b``
+- JVP                    ``δz = W δa + δW a + δb``
+- VJP, input             ``ā = Wᵀ z̄``                        (adjoint of ``δa ↦ W δa``)
+- VJP, parameters        ``W̄ = Σ_s z̄_s a_sᵀ``, ``b̄ = Σ_s z̄_s``  (adjoint of ``δW ↦ δW a``)
+- factor to the input    ``R ↦ R W``            (pulled-back metric ``Wᵀ g W``)
+- factor to the weights  ``B[j] = (R[j] ⊗ a, R[j])``, i.e. the metric
+  ``G[(p,q),(p',q')] = g[p,p'] a_q a_q'`` (``g ⊗ a aᵀ``), kept factorised in
+  :class:`refimpl.metric.blocks.LinearBlock`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..metric.blocks import LinearBlock
+from .base import Module
+
+
+class Linear(Module):
+    """Affine map ``R^n → R^m``, ``z = W a + b`` with ``W`` of shape ``(m, n)``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output dimensions.
+    bias : bool, default True
+        Whether to include ``b``.
+    init_scale : float, default 1.0
+        ``W`` is initialised as ``init_scale · N(0, 1/n_in)`` (LeCun normal); ``b`` as zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refimpl.modules import Linear
+    >>> layer = Linear(3, 2)
+    >>> params = layer.init(np.random.default_rng(0))
+    >>> layer(params, np.ones((5, 3))).shape
+    (5, 2)
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, bias: bool = True, init_scale: float = 1.0):
+        for name, v in (("n_in", n_in), ("n_out", n_out)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
+        self.in_space, self.out_space = int(n_in), int(n_out)
+        self.bias = bool(bias)
+        self.init_scale = float(init_scale)
+
+    def param_shapes(self) -> dict:
+        m, n = self.out_space, self.in_space
+        return {"W": (m, n)} | ({"b": (m,)} if self.bias else {})
+
+    def _init(self, rng):
+        m, n = self.out_space, self.in_space
+        params = {"W": self.init_scale * rng.standard_normal((m, n)) / np.sqrt(n)}
+        if self.bias:
+            params["b"] = np.zeros(m)
+        return params
+
+    def _forward(self, params, a):
+        z = a @ params["W"].T
+        if self.bias:
+            z += params["b"]
+        return z, a                                   # the cache is the input a
+
+    def _jvp(self, params, a, da, dparams):
+        dz = np.zeros((a.shape[0], self.out_space))
+        if da is not None:
+            dz += da @ params["W"].T
+        if dparams is not None:
+            dz += a @ dparams["W"].T
+            if self.bias:
+                dz += dparams["b"]
+        return dz
+
+    def _pullback_input(self, params, a, R):
+        return R @ params["W"]                        # (S, r, m) @ (m, n) → (S, r, n)
+
+    def _vjp_input(self, params, a, zbar):
+        return zbar @ params["W"]
+
+    def _vjp_params(self, params, a, zbar):
+        grads = {"W": zbar.T @ a}
+        if self.bias:
+            grads["b"] = zbar.sum(axis=0)
+        return grads
+
+    def _param_blocks(self, params, a, R):
+        return LinearBlock(R, a, self.bias)
+
+    def _jacobian(self, params, a):
+        S, (m, n) = a.shape[0], params["W"].shape
+        Jx = np.broadcast_to(params["W"], (S, m, n)).copy()
+        # ∂z_p/∂W_{p'q} = δ_{pp'} a_q ;  ∂z_p/∂b_{p'} = δ_{pp'}
+        JW = np.einsum("pr,sq->sprq", np.eye(m), a).reshape(S, m, m * n)
+        Jw = np.concatenate([JW, np.broadcast_to(np.eye(m), (S, m, m))], axis=2) \
+            if self.bias else JW
+        return Jx, Jw
+
+    def __repr__(self):
+        return f"Linear({self.in_space} → {self.out_space}{'' if self.bias else ', bias=False'})"

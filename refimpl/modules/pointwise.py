@@ -1,0 +1,79 @@
+"""Pointwise nonlinearities ``z = σ(a)`` (SPEC §3, paper Example 2).
+
+Jacobian ``diag(σ'(a))``; VJP ``ā = σ'(a) ⊙ z̄``; factor ``R ↦ R diag(σ'(a))``, so the
+pulled-back metric is ``diag(σ') g diag(σ')``. No parameters.
+
+Each activation is one line of value and one of derivative. At the kinks of ``relu`` and
+``leaky_relu`` (``a = 0``) the derivative is taken from the left (``0`` and ``slope``).
+``gelu`` is the exact form ``a Φ(a)`` with ``Φ`` the standard normal CDF.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from .base import Module
+
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+LEAKY_SLOPE = 0.01
+
+# name: (σ(a), σ'(a) given a and z = σ(a))
+ACTIVATIONS = {
+    "identity":   (lambda a: a.copy(),              lambda a, z: np.ones_like(a)),
+    "tanh":       (np.tanh,                         lambda a, z: 1.0 - z * z),
+    "sigmoid":    (special.expit,                   lambda a, z: z * (1.0 - z)),
+    "relu":       (lambda a: np.maximum(a, 0.0),    lambda a, z: (a > 0).astype(float)),
+    "leaky_relu": (lambda a: np.where(a > 0, a, LEAKY_SLOPE * a),
+                   lambda a, z: np.where(a > 0, 1.0, LEAKY_SLOPE)),
+    "softplus":   (lambda a: np.logaddexp(0.0, a),  lambda a, z: special.expit(a)),
+    "gelu":       (lambda a: a * special.ndtr(a),
+                   lambda a, z: special.ndtr(a) + a * np.exp(-0.5 * a * a) / _SQRT_2PI),
+    "sin":        (np.sin,                          lambda a, z: np.cos(a)),
+}
+
+
+class Pointwise(Module):
+    """Elementwise ``z = σ(a)`` on ``R^d`` for a named activation.
+
+    Parameters
+    ----------
+    activation : str
+        One of ``identity, tanh, sigmoid, relu, leaky_relu, softplus, gelu, sin``.
+    dim : int
+        The dimension ``d`` of the space it acts on.
+    """
+
+    def __init__(self, activation: str, dim: int):
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of "
+                             + ", ".join(ACTIVATIONS))
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
+            raise ValueError(f"Pointwise: dim must be a positive int, got {dim!r}")
+        self.activation = activation
+        self.in_space = self.out_space = int(dim)
+        self._sigma, self._dsigma = ACTIVATIONS[activation]
+
+    def _forward(self, params, a):
+        z = self._sigma(a)
+        return z, self._dsigma(a, z)                  # cache: σ'(a), shape (S, d)
+
+    def _jvp(self, params, d, da, dparams):
+        return d * da if da is not None else np.zeros_like(d)
+
+    def _pullback_input(self, params, d, R):
+        return R * d[:, None, :]                      # R diag(σ'(a)) per sample
+
+    def _vjp_input(self, params, d, zbar):
+        return d * zbar
+
+    def _jacobian(self, params, a):
+        _, d = self._forward(params, a)
+        return np.einsum("sp,pq->spq", d, np.eye(a.shape[1])), np.zeros((a.shape[0], a.shape[1], 0))
+
+    def __repr__(self):
+        return f"Pointwise({self.activation!r}, {self.in_space})"
+
+
+def activation(name: str, dim: int) -> Pointwise:
+    """Shorthand for :class:`Pointwise`: ``activation("tanh", 16)``."""
+    return Pointwise(name, dim)

@@ -1,0 +1,41 @@
+"""Test cases declared as data: module builders over random dimensions.
+
+Each entry maps a name to ``build(d_in, d_out) -> Module``; the tests draw the dimensions and
+the batch size with hypothesis. Activations with kinks (relu, leaky_relu) are fed inputs kept
+away from 0 so that central differences do not straddle the kink.
+"""
+from __future__ import annotations
+
+from refimpl.modules import (ACTIVATIONS, Concat, FanOut, Identity, Linear, Parallel,
+                             Pointwise, Sequential, Sum, mlp, residual)
+
+KINKED = {"relu", "leaky_relu"}
+
+
+def _two_branch(d_in, d_out):
+    return Sequential(FanOut(d_in, 2),
+                      Parallel(Sequential(Linear(d_in, 4), Pointwise("tanh", 4)),
+                               Linear(d_in, 2, bias=False)),
+                      Concat(4, 2), Linear(6, d_out))
+
+
+MODULE_CASES = {
+    "linear": lambda i, o: Linear(i, o),
+    "linear_nobias": lambda i, o: Linear(i, o, bias=False),
+    **{f"pointwise_{a}": (lambda a: lambda i, o: Pointwise(a, i))(a) for a in ACTIVATIONS},
+    "mlp_tanh": lambda i, o: mlp([i, 5, 4, o], "tanh"),
+    "mlp_gelu": lambda i, o: mlp([i, 3, o], "gelu"),
+    "mlp_softplus_nobias": lambda i, o: mlp([i, 4, o], "softplus", bias=False),
+    "parallel": lambda i, o: Parallel(Linear(i, o), Sequential(Linear(i, 3), Pointwise("sin", 3))),
+    "fanout": lambda i, o: FanOut(i, 3),
+    "sum": lambda i, o: Sum(i, 2),
+    "concat": lambda i, o: Concat(i, o),
+    "identity": lambda i, o: Identity((i, o)),
+    "residual": lambda i, o: Sequential(residual(Sequential(Linear(i, i), Pointwise("tanh", i))),
+                                        Linear(i, o)),
+    "two_branch": _two_branch,
+}
+
+#: modules whose output is a single array (usable under a loss)
+NETWORK_CASES = ["linear", "mlp_tanh", "mlp_gelu", "mlp_softplus_nobias", "residual",
+                 "two_branch"]
