@@ -187,9 +187,7 @@ def _find_idx(name: str, directory: Path, stem: str) -> Path:
 
 def _scaled(pixels: np.ndarray) -> np.ndarray:
     """uint8 pixels -> read-only float64 in [0, 1]."""
-    X = pixels.astype(np.float64)
-    X /= 255.0
-    return _frozen(X)
+    return _frozen(np.divide(pixels, 255.0, dtype=np.float64))  # one pass, exact k/255
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
