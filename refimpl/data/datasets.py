@@ -158,19 +158,23 @@ def _how_to_get(name: str, directory: Path) -> str:
 
 def _read_idx_set(name: str, directory: Path):
     """The four IDX files of an MNIST-style directory, validated."""
-    arrays = [read_idx(_find_idx(name, directory, stem)) for stem in _IDX_STEMS]
-    for split, images, labels in (("train", *arrays[:2]), ("t10k", *arrays[2:])):
-        where = f"data set {name!r} in {directory}, {split} split"
+    paths = [_find_idx(name, directory, stem) for stem in _IDX_STEMS]
+    arrays = [read_idx(path) for path in paths]
+    for k in (0, 2):  # (images, labels) of the train and the test split
+        (image_path, images), (label_path, labels) = zip(paths[k:k + 2], arrays[k:k + 2])
         if images.ndim != 3 or images.shape[1:] != _IMAGE_SHAPE:
-            raise ValueError(f"{where}: images must be 28x28, got an array of shape "
-                             f"{images.shape}")
+            raise ValueError(f"{image_path}: {name} images must be 28x28, got an array of "
+                             f"shape {images.shape}")
         if labels.ndim != 1:
-            raise ValueError(f"{where}: labels file holds an array of shape {labels.shape}, "
-                             "expected a labels file (magic 2049)")
+            raise ValueError(f"{label_path}: holds an array of shape {labels.shape}, expected "
+                             "a labels file (magic 2049)")
         if len(images) != len(labels):
-            raise ValueError(f"{where}: {len(images)} images but {len(labels)} labels")
+            raise ValueError(f"{image_path} holds {len(images)} images but {label_path} holds "
+                             f"{len(labels)} labels; the counts must match")
         if labels.size and labels.max() > 9:
-            raise ValueError(f"{where}: labels must be 0..9, got a label {labels.max()}")
+            bad = int(np.flatnonzero(labels > 9)[0])
+            raise ValueError(f"{label_path}: labels must be 0..9, got {labels[bad]} at "
+                             f"index {bad}")
     images_train, labels_train, images_test, labels_test = arrays
     return (images_train.reshape(len(images_train), -1), labels_train.astype(np.int64),
             images_test.reshape(len(images_test), -1), labels_test.astype(np.int64))

@@ -62,29 +62,29 @@ def test_mnist_directory_gz_or_raw(tmp_path, gz):
     assert ds.classes[9] == "Ankle boot"
 
 
-# Replace one file of a valid directory: file stem -> (array, words in the message).
+# Replace one file of a valid directory: file stem -> (array, file named, words in the message).
 BAD_DIRECTORIES = {
     "count_mismatch": ("t10k-labels-idx1-ubyte", np.zeros(6, np.uint8),
-                       ["t10k split", "7 images but 6 labels"]),
-    "label_out_of_range": ("train-labels-idx1-ubyte", np.full(12, 10, np.uint8),
-                           ["train split", "labels must be 0..9", "10"]),
+                       "t10k-images-idx3-ubyte.gz", ["holds 7 images but", "holds 6 labels"]),
+    "label_out_of_range": ("train-labels-idx1-ubyte", np.array([0] * 11 + [10], np.uint8),
+                           "train-labels-idx1-ubyte.gz", ["must be 0..9, got 10 at index 11"]),
     "image_dims": ("train-images-idx3-ubyte", np.zeros((12, 27, 28), np.uint8),
-                   ["must be 28x28", "(12, 27, 28)"]),
+                   "train-images-idx3-ubyte.gz", ["must be 28x28", "(12, 27, 28)"]),
     "labels_as_images": ("train-images-idx3-ubyte", np.zeros(12, np.uint8),
-                         ["must be 28x28", "(12,)"]),
+                         "train-images-idx3-ubyte.gz", ["must be 28x28", "(12,)"]),
     "images_as_labels": ("t10k-labels-idx1-ubyte", np.zeros((7, 28, 28), np.uint8),
-                         ["expected a labels file"]),
+                         "t10k-labels-idx1-ubyte.gz", ["expected a labels file"]),
 }
 
 
 @pytest.mark.parametrize("case", BAD_DIRECTORIES, ids=list(BAD_DIRECTORIES))
-def test_bad_directory(mnist_dir, case):
+def test_bad_directory_names_the_file(mnist_dir, case):
     directory, _ = mnist_dir
-    stem, array, words = BAD_DIRECTORIES[case]
+    stem, array, named, words = BAD_DIRECTORIES[case]
     write_idx(directory / f"{stem}.gz", array)
     with pytest.raises(ValueError) as info:
         load_dataset("mnist", directory)
-    for word in [str(directory), *words]:
+    for word in [str(directory / named), *words]:
         assert word in str(info.value)
 
 
