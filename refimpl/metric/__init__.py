@@ -1,0 +1,8 @@
+"""The layerwise Riemannian metric ``G_l = M_l + pull-back`` and its Woodbury inverse (SPEC §4)."""
+from .layer import LayerMetric
+from .layerwise import BatchMetric, build_metric
+from .mass import check_mass, min_mass
+from .network import NetworkMetric
+
+__all__ = ["LayerMetric", "NetworkMetric", "BatchMetric",
+           "build_metric", "check_mass", "min_mass"]

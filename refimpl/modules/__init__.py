@@ -1,10 +1,12 @@
 """Riemannian modules (SPEC §5): atoms, wiring, and the composition algebra."""
 from .base import Module, block_items
+from .blocks import Block, DenseBlock
 from .composition import Parallel, Sequential
-from .linear import Linear
+from .linear import Linear, LinearBlock
 from .networks import mlp, residual
 from .pointwise import ACTIVATIONS, Pointwise, activation
 from .wiring import Concat, FanOut, Identity, Sum
 
 __all__ = ["Module", "Linear", "Pointwise", "activation", "ACTIVATIONS", "Sequential",
-           "Parallel", "FanOut", "Sum", "Concat", "Identity", "mlp", "residual", "block_items"]
+           "Parallel", "FanOut", "Sum", "Concat", "Identity", "mlp", "residual", "block_items",
+           "Block", "DenseBlock", "LinearBlock"]

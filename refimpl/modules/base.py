@@ -22,7 +22,7 @@ method                        maps                       math (per sample ``s``)
 
 ``vjp_params`` *sums* over the batch; the empirical risk's mean is taken by the caller.
 ``param_blocks`` returns, for every module that owns parameters, a block object
-(:mod:`refimpl.metric.blocks`) from which the layer metric ``G_l = M_l + B̃ᵀB̃`` is applied
+(:mod:`refimpl.modules.blocks`) from which the layer metric ``G_l = M_l + B̃ᵀB̃`` is applied
 without forming ``n_l × n_l`` matrices; :meth:`pullback_params` materialises it.
 
 Public methods validate their arguments and call the private ``_``-methods, which compute.
@@ -129,10 +129,14 @@ class Module:
         ybar = spaces.check_point(ybar, self.out_space, "ybar")
         return self._backward(self.check_params(params), cache, ybar)
 
-    def factor_pass(self, params, cache, R):
-        """Remark 4's backward pass of ``r`` rows per sample: ``(R_in, blocks)``."""
+    def factor_pass(self, params, cache, R, need_input: bool = True):
+        """Remark 4's backward pass of ``r`` rows per sample: ``(R_in, blocks)``.
+
+        ``need_input=False`` skips the last pull-back to the input (``R_in`` is ``None``),
+        which a network's metric never uses.
+        """
         R = spaces.check_point(R, self.out_space, "R", lead=2)
-        return self._factor_pass(self.check_params(params), cache, R)
+        return self._factor_pass(self.check_params(params), cache, R, need_input)
 
     def jacobian(self, params, x):
         """Dense per-sample Jacobians ``(J_x, J_w)``: ``(S, out, in)`` and ``(S, out, n_w)``.
@@ -155,8 +159,9 @@ class Module:
         return (self._vjp_input(params, cache, ybar), self._vjp_params(params, cache, ybar),
                 ybar)
 
-    def _factor_pass(self, params, cache, R):
-        return self._pullback_input(params, cache, R), self._param_blocks(params, cache, R)
+    def _factor_pass(self, params, cache, R, need_input=True):
+        R_in = self._pullback_input(params, cache, R) if need_input else None
+        return R_in, self._param_blocks(params, cache, R)
 
     def _vjp_params(self, params, cache, ybar):
         return tree.zeros_like(params)

@@ -10,9 +10,10 @@ The layer metric ``G_l = M_l + (1/S) Σ_s B_sᵀ B_s`` (:mod:`refimpl.metric.lay
 - ``gram(mass)``: ``[B_s M⁻¹ B_tᵀ]_{(s,j),(t,i)}``, shape ``(S·r, S·r)``;
 - ``materialize()``: the dense ``(S, r, n_l)`` stack (tests, the generic path).
 
-:class:`DenseBlock` holds any module's ``B`` explicitly; :class:`LinearBlock` keeps the
-factors of a linear module, ``B_s[j] = (R_s[j] ⊗ a_s, R_s[j])`` (SPEC §3, Example 1), so its
-Gram matrix factorises (SPEC §4) and ``B̃`` never has to be formed.
+:class:`DenseBlock` holds any module's ``B`` explicitly. A module with structure keeps its own
+block class beside its forward and derivatives, e.g.
+:class:`refimpl.modules.linear.LinearBlock`, whose Gram matrix factorises (SPEC §4) so that
+``B̃`` never has to be formed.
 """
 from __future__ import annotations
 
@@ -64,43 +65,3 @@ class DenseBlock(Block):
 
     def materialize(self) -> np.ndarray:
         return self.B
-
-
-class LinearBlock(Block):
-    """Blocks of ``z = W a + b``: ``B_s[j] = (vec(R_s[j] a_sᵀ), R_s[j])`` (SPEC §3, §4).
-
-    Parameters
-    ----------
-    R : ndarray, shape (S, r, m)
-        The factor at the module's output (rows of ``R_l``).
-    A : ndarray, shape (S, n)
-        The module's inputs ``a_s``.
-    bias : bool
-        Whether the module has a bias ``b``.
-    """
-
-    def __init__(self, R: np.ndarray, A: np.ndarray, bias: bool):
-        self.R, self.A, self.bias = R, A, bias
-        self.S, self.r, m = R.shape
-        n = A.shape[1]
-        self.shapes = {"W": (m, n)} | ({"b": (m,)} if bias else {})
-
-    def materialize(self) -> np.ndarray:
-        S, r, m = self.R.shape
-        BW = np.einsum("sjp,sq->sjpq", self.R, self.A).reshape(S, r, -1)
-        return np.concatenate([BW, self.R], axis=2) if self.bias else BW
-
-    def apply(self, v: dict) -> np.ndarray:
-        # B_s v = R_s (W a_s + b)                                      (S, r)
-        z = self.A @ v["W"].T
-        if self.bias:
-            z = z + v["b"]
-        return np.einsum("sjp,sp->sj", self.R, z)
-
-    def apply_T(self, C: np.ndarray) -> dict:
-        # Σ_s B_sᵀ C_s = (Σ_s u_s a_sᵀ, Σ_s u_s) with u_s = R_sᵀ C_s     (adjoint of apply)
-        U = np.einsum("sjp,sj->sp", self.R, C)
-        out = {"W": U.T @ self.A}
-        if self.bias:
-            out["b"] = U.sum(axis=0)
-        return out

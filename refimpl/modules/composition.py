@@ -83,14 +83,14 @@ class Sequential(Module):
     def _vjp_params(self, params, caches, ybar):
         return self._backward(params, caches, ybar)[1]
 
-    def _factor_pass(self, params, caches, R):
-        blocks = {}
+    def _factor_pass(self, params, caches, R, need_input=True):
+        blocks, first = {}, next(iter(self.children))
         for (k, m), c in self._reverse(caches):
-            R, blocks[k] = m._factor_pass(params[k], c, R)
+            R, blocks[k] = m._factor_pass(params[k], c, R, need_input or k != first)
         return R, _ordered(blocks, self.children)
 
     def _param_blocks(self, params, caches, R):
-        return self._factor_pass(params, caches, R)[1]
+        return self._factor_pass(params, caches, R, need_input=False)[1]
 
     def __repr__(self):
         return "Sequential(" + ", ".join(repr(m) for m in self.children.values()) + ")"
@@ -137,12 +137,14 @@ class Parallel(Module):
     def _vjp_params(self, params, caches, ybar):
         return self._backward(params, caches, ybar)[1]
 
-    def _factor_pass(self, params, caches, R):
-        res = {k: m._factor_pass(params[k], caches[i], R[i]) for i, (k, m) in self._items()}
-        return tuple(r[0] for r in res.values()), {k: r[1] for k, r in res.items()}
+    def _factor_pass(self, params, caches, R, need_input=True):
+        res = {k: m._factor_pass(params[k], caches[i], R[i], need_input)
+               for i, (k, m) in self._items()}
+        R_in = tuple(r[0] for r in res.values()) if need_input else None
+        return R_in, {k: r[1] for k, r in res.items()}
 
     def _param_blocks(self, params, caches, R):
-        return self._factor_pass(params, caches, R)[1]
+        return self._factor_pass(params, caches, R, need_input=False)[1]
 
     def __repr__(self):
         return "Parallel(" + ", ".join(repr(m) for m in self.children.values()) + ")"

@@ -9,14 +9,14 @@ Hand-derived derivatives, per sample (``W`` is ``m × n``, ``a ∈ R^n``, ``z �
 - factor to the input    ``R ↦ R W``            (pulled-back metric ``Wᵀ g W``)
 - factor to the weights  ``B[j] = (R[j] ⊗ a, R[j])``, i.e. the metric
   ``G[(p,q),(p',q')] = g[p,p'] a_q a_q'`` (``g ⊗ a aᵀ``), kept factorised in
-  :class:`refimpl.metric.blocks.LinearBlock`.
+  :class:`LinearBlock` (below).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..metric.blocks import LinearBlock
 from .base import Module
+from .blocks import Block
 
 
 class Linear(Module):
@@ -102,3 +102,43 @@ class Linear(Module):
 
     def __repr__(self):
         return f"Linear({self.in_space} → {self.out_space}{'' if self.bias else ', bias=False'})"
+
+
+class LinearBlock(Block):
+    """Blocks of ``z = W a + b``: ``B_s[j] = (vec(R_s[j] a_sᵀ), R_s[j])`` (SPEC §3, §4).
+
+    Parameters
+    ----------
+    R : ndarray, shape (S, r, m)
+        The factor at the module's output (rows of ``R_l``).
+    A : ndarray, shape (S, n)
+        The module's inputs ``a_s``.
+    bias : bool
+        Whether the module has a bias ``b``.
+    """
+
+    def __init__(self, R: np.ndarray, A: np.ndarray, bias: bool):
+        self.R, self.A, self.bias = R, A, bias
+        self.S, self.r, m = R.shape
+        n = A.shape[1]
+        self.shapes = {"W": (m, n)} | ({"b": (m,)} if bias else {})
+
+    def materialize(self) -> np.ndarray:
+        S, r, m = self.R.shape
+        BW = np.einsum("sjp,sq->sjpq", self.R, self.A).reshape(S, r, -1)
+        return np.concatenate([BW, self.R], axis=2) if self.bias else BW
+
+    def apply(self, v: dict) -> np.ndarray:
+        # B_s v = R_s (W a_s + b)                                      (S, r)
+        z = self.A @ v["W"].T
+        if self.bias:
+            z = z + v["b"]
+        return np.einsum("sjp,sp->sj", self.R, z)
+
+    def apply_T(self, C: np.ndarray) -> dict:
+        # Σ_s B_sᵀ C_s = (Σ_s u_s a_sᵀ, Σ_s u_s) with u_s = R_sᵀ C_s     (adjoint of apply)
+        U = np.einsum("sjp,sj->sp", self.R, C)
+        out = {"W": U.T @ self.A}
+        if self.bias:
+            out["b"] = U.sum(axis=0)
+        return out

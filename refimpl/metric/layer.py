@@ -1,0 +1,153 @@
+"""One metric block ``G = M + B̃ᵀB̃`` and its inverse by Woodbury (SPEC §4, eq. 2–3′).
+
+For a module with parameter blocks ``B_s`` (``r × n``, :mod:`refimpl.modules.blocks`) and a
+diagonal mass ``M``:
+
+    G = M + (1/S) Σ_s B_sᵀ B_s = M + B̃ᵀ B̃,          B̃ = S^{−½} [B_1; …; B_S]   (Sr × n)
+    K = I + B̃ M⁻¹ B̃ᵀ                                                       (Sr × Sr, SPD)
+    G⁻¹ v = M⁻¹ v − M⁻¹ B̃ᵀ K⁻¹ B̃ M⁻¹ v                                       (2)
+    G⁻¹ B̃ᵀ c̃ = M⁻¹ B̃ᵀ K⁻¹ c̃                                                 (3′)
+
+Two ways to apply ``G⁻¹``, chosen by cost (``method="auto"``) and reported in ``.method``:
+
+- ``"woodbury"``: Cholesky of ``K``; cost ``O((Sr)² n + (Sr)³)``, memory ``O((Sr)²)``.
+  For a linear module the Gram matrix ``B̃ M⁻¹ B̃ᵀ`` is formed from the factors ``R`` and
+  ``a`` without ever forming ``B̃`` (``.path`` says which formula):
+  ``linear-scalar``  ``(R_s[j]·R_t[i]) (a_s·a_t/μ_W + 1/μ_b) / S``;
+  ``linear-kron``    ``M_W = u vᵀ``: ``(R_s[j] D_u⁻¹ R_t[i]) (a_s D_v⁻¹ a_t) + R_s[j] D_b⁻¹ R_t[i]``;
+  ``linear-diag``    any ``M_W``: ``Σ_p R_s[j,p] R_t[i,p] (Σ_q a_s[q] a_t[q] / M_W[p,q] + 1/M_b[p])``;
+  ``generic``        any module: ``B̃`` materialised, ``(B̃ M⁻¹) B̃ᵀ``.
+- ``"primal"``: ``G`` built explicitly (``n × n``) and Cholesky-factorised; cost
+  ``O(n² Sr + n³)``. Also the dense reference for tests.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import tree
+from . import _kernels
+from ..modules.blocks import Block
+from ..modules.linear import LinearBlock
+
+METHODS = ("auto", "woodbury", "primal")
+
+
+def _inv_mass_tree(mass, shapes):
+    if isinstance(mass, dict):
+        return {k: 1.0 / mass[k] for k in shapes}
+    return {k: np.full(s, 1.0 / mass) for k, s in shapes.items()}
+
+
+def _is_rank_one(MW):
+    u, v = MW[:, 0], MW[0, :] / MW[0, 0]
+    return np.allclose(np.outer(u, v), MW, rtol=1e-13, atol=0.0), u, v
+
+
+def inner_gram(block: Block, mass, S: int):
+    """``(B̃ M⁻¹ B̃ᵀ, path)`` for one block, by the cheapest formula that applies."""
+    if isinstance(block, LinearBlock):
+        R2 = block.R.reshape(S * block.r, -1)
+        A = block.A
+        if not isinstance(mass, dict):
+            E = (A @ A.T) / mass + (1.0 / mass if block.bias else 0.0)
+            K = _kernels.fuse_kron_gram(R2 @ R2.T, E, block.r, 1.0 / S)
+            return K, "linear-scalar"
+        rank1, u, v = _is_rank_one(mass["W"])
+        if rank1:
+            K = _kernels.fuse_kron_gram((R2 / u) @ R2.T, (A / v) @ A.T, block.r, 1.0 / S)
+            if block.bias:
+                K += ((R2 / mass["b"]) @ R2.T) / S
+            return K, "linear-kron"
+        # W_st[p] = Σ_q a_s[q] a_t[q] / M_W[p, q] + 1 / M_b[p]   (S, S, m)
+        inv_W = 1.0 / mass["W"]
+        Wst = np.einsum("sq,tq,pq->stp", A, A, inv_W, optimize=True)
+        if block.bias:
+            Wst += 1.0 / mass["b"]
+        return _kernels.pair_weighted_gram(block.R, Wst, 1.0 / S), "linear-diag"
+    Bt = block.materialize().reshape(S * block.r, -1)
+    inv_m = tree.flatten(_inv_mass_tree(mass, block.shapes))
+    return np.eye(S * block.r) + ((Bt * inv_m) @ Bt.T) / S, "generic"
+
+
+class LayerMetric:
+    """``G_l = M_l + B̃_lᵀ B̃_l`` for one module; see the module docstring.
+
+    Parameters
+    ----------
+    block : Block
+        The module's per-sample blocks ``B_s``.
+    mass : float or dict
+        ``μ`` or a tree ``{name: array}`` of positive values shaped like the parameters.
+    method : {"auto", "woodbury", "primal"}
+    """
+
+    def __init__(self, block: Block, mass, method: str = "auto"):
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+        self.block, self.mass = block, mass
+        self.S, self.r, self.n = block.S, block.r, block.n
+        self.inv_mass = _inv_mass_tree(mass, block.shapes)
+        m = self.S * self.r
+        if method == "auto":
+            woodbury_cost = m * m * self.n + m ** 3 / 3
+            primal_cost = self.n * self.n * m + self.n ** 3 / 3
+            method = "woodbury" if woodbury_cost <= primal_cost else "primal"
+        self.method = method
+        if method == "woodbury":
+            K, self.path = inner_gram(block, mass, self.S)
+        else:
+            K, self.path = self.dense(), "dense"
+        self.inner_size = K.shape[0]
+        self.L = np.linalg.cholesky(K)
+
+    # -- the three operations -------------------------------------------------------------
+    def matvec(self, v: dict) -> dict:
+        """``G v = M v + (1/S) Σ_s B_sᵀ B_s v``."""
+        Bv = self.block.apply(v)
+        return tree.tree_map(lambda m_inv, x, y: x / m_inv + y / self.S,
+                             self.inv_mass, v, self.block.apply_T(Bv))
+
+    def solve(self, v: dict) -> dict:
+        """``G⁻¹ v`` by eq. (2) (Woodbury) or the primal Cholesky solve."""
+        if self.method == "primal":
+            return self._primal_solve(tree.flatten(v), v)
+        Mv = tree.tree_map(np.multiply, self.inv_mass, v)
+        z = self._inner_solve(self.block.apply(Mv))
+        corr = self.block.apply_T(z)
+        return tree.tree_map(lambda mv, mi, c: mv - mi * c / self.S, Mv, self.inv_mass, corr)
+
+    def push_through(self, c: np.ndarray) -> dict:
+        """``G⁻¹ B̃ᵀ c̃ = M⁻¹ B̃ᵀ K⁻¹ c̃`` for per-sample coordinates ``c`` (``(S, r)``), eq. (3′).
+
+        With ``∇R = B̃ᵀ c̃`` this is ``G⁻¹ ∇R`` without the cancellation of eq. (2).
+        """
+        if self.method == "primal":
+            g = tree.tree_map(lambda x: x / self.S, self.block.apply_T(c))
+            return self._primal_solve(tree.flatten(g), g)
+        corr = self.block.apply_T(self._inner_solve(c))
+        return tree.tree_map(lambda mi, x: mi * x / self.S, self.inv_mass, corr)
+
+    def dense(self) -> np.ndarray:
+        """``G`` as an explicit ``(n, n)`` matrix (flat parameter order)."""
+        Bt = self.block.materialize().reshape(self.S * self.r, self.n)
+        G = Bt.T @ Bt / self.S
+        G[np.diag_indices(self.n)] += 1.0 / tree.flatten(self.inv_mass)
+        return G
+
+    def inner_condition(self) -> float:
+        """Cheap estimate ``(max diag L / min diag L)²`` of the condition of the factorised
+        matrix (``K`` or ``G``); a lower bound on its 2-norm condition number."""
+        d = np.abs(np.diag(self.L))
+        return float((d.max() / d.min()) ** 2)
+
+    # -- private ----------------------------------------------------------------------------
+    def _inner_solve(self, C):
+        x = _kernels.cholesky_solve(self.L, C.reshape(-1, 1))
+        return x.reshape(C.shape)
+
+    def _primal_solve(self, flat, like):
+        return tree.unflatten(like, _kernels.cholesky_solve(self.L, flat.reshape(-1, 1))[:, 0])
+
+    def __repr__(self):
+        return (f"LayerMetric(n={self.n}, S·r={self.S * self.r}, method={self.method!r}, "
+                f"path={self.path!r})")
