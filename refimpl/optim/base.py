@@ -54,17 +54,21 @@ class Optimizer:
         return state.params
 
     def update(self, state: OptState, X, targets):
-        update, slots, info = self._direction(state, X, targets)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            update, slots, info = self._direction(state, X, targets)   # checked just below
         if not np.isfinite(info["loss"]):
             raise DivergenceError(f"{self.name}: the loss is {info['loss']} at step "
                                   f"{state.step}; parameters left unchanged. Lower the learning "
                                   "rate or raise the mass.")
-        if not all(np.all(np.isfinite(u)) for u in tree.leaves(update)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            new = tree.add(state.params, update)
+        if not all(np.all(np.isfinite(u)) for u in tree.leaves(update) + tree.leaves(new)):
             raise DivergenceError(f"{self.name}: the update at step {state.step} is not finite; "
                                   "parameters left unchanged. Lower the learning rate or raise "
                                   "the mass.")
-        info["update_norm"] = float(np.sqrt(tree.vdot(update, update)))
-        return OptState(state.step + 1, tree.add(state.params, update), slots), info
+        with np.errstate(over="ignore"):
+            info["update_norm"] = float(np.sqrt(tree.vdot(update, update)))
+        return OptState(state.step + 1, new, slots), info
 
     def hyperparameters(self) -> dict:
         return {"lr": self.lr}

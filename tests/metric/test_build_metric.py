@@ -1,0 +1,179 @@
+"""The metric of a whole module (SPEC §4, §6): against an explicit G built from dense
+Jacobians and solved, for both scopes, every output metric, composites, and mass kinds."""
+import numpy as np
+import pytest
+from scipy.sparse.linalg import cg, eigsh
+
+from cases import MODULE_CASES
+from fd import rel_err
+from refimpl import tree
+from refimpl.losses import get_loss, get_output_metric
+from refimpl.metric import build_metric, inverse_metric_operator, metric_operator
+
+EXACT = 1e-10
+SPD = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, -0.2], [0.0, -0.2, 0.5]])
+OUTPUT_METRICS = {"identity": "identity", "gauss-newton": "gauss-newton", "constant": SPD}
+TARGETS = {"mse": lambda rng, S: rng.standard_normal((S, 3)),
+           "cross_entropy": lambda rng, S: rng.integers(0, 3, S)}
+NETS = ["mlp_tanh", "residual", "two_branch", "linear"]
+
+
+def problem(net, loss, seed=0, S=4):
+    rng = np.random.default_rng(seed)
+    model = MODULE_CASES[net](3, 3)
+    params = tree.tree_map(lambda a: a + 0.3 * rng.standard_normal(a.shape), model.init(rng))
+    return rng, model, params, rng.standard_normal((S, 3)), TARGETS[loss](rng, S)
+
+
+def random_mass(rng, params):
+    return tree.tree_map(lambda a: rng.uniform(0.05, 2.0, a.shape), params)
+
+
+def dense_reference(model, params, X, t, loss, om, mass, scope):
+    """G = M + (1/S) Σ_s J_sᵀ g_out(y_s) J_s from forward-mode Jacobians, restricted to the
+    diagonal blocks of the modules with parameters for scope="layer"."""
+    loss = get_loss(loss)
+    _, Jw = model.jacobian(params, X)
+    y = model(params, X)
+    g = get_output_metric(om).matrix(y, loss.check_targets(t, *y.shape), loss)
+    G = np.einsum("skn,skj,sjm->nm", Jw, g, Jw) / X.shape[0]
+    if scope == "layer":
+        mask = np.zeros_like(G, dtype=bool)
+        start = 0
+        sizes = [tree.size(at) for _, at in _param_blocks(params)]
+        for n in sizes:
+            mask[start:start + n, start:start + n] = True
+            start += n
+        G = np.where(mask, G, 0.0)
+    m = tree.flatten(mass) if isinstance(mass, dict) else np.full(G.shape[0], mass)
+    return G + np.diag(m)
+
+
+def _param_blocks(params, prefix=""):
+    """(path, subtree) for every atom that owns parameters (a dict of arrays)."""
+    if params and all(not isinstance(v, dict) for v in params.values()):
+        return [(prefix, params)]
+    out = []
+    for k, v in params.items():
+        if isinstance(v, dict):
+            out += _param_blocks(v, f"{prefix}{k}/")
+    return out
+
+
+CASES = [(net, loss, om, scope) for net in NETS for loss in TARGETS
+         for om in OUTPUT_METRICS for scope in ("layer", "network")
+         if not (loss == "cross_entropy" and om == "identity" and net == "linear")]
+
+
+@pytest.mark.parametrize("net,loss,om,scope", CASES)
+def test_step_matches_dense_solve(net, loss, om, scope):
+    rng, model, params, X, t = problem(net, loss)
+    mass = random_mass(rng, params) if scope == "layer" else 0.3
+    metric = build_metric(model, params, X, t, loss=loss, output_metric=OUTPUT_METRICS[om],
+                          mass=mass, scope=scope)
+    G = dense_reference(model, params, X, t, loss, OUTPUT_METRICS[om], mass, scope)
+    assert rel_err(metric.dense(), G) < 1e-12
+    update, diag = metric.step(0.5)
+    want = -0.5 * np.linalg.solve(G, tree.flatten(metric.grads))
+    assert rel_err(tree.flatten(update), want) < EXACT
+    assert diag["residual"] < 1e-12 and diag["form"] == "push-through (3′)"
+    v = tree.tree_map(lambda a: rng.standard_normal(a.shape), params)
+    assert rel_err(tree.flatten(metric.solve(v)), np.linalg.solve(G, tree.flatten(v))) < EXACT
+
+
+@pytest.mark.parametrize("scope", ["layer", "network"])
+@pytest.mark.parametrize("method", ["woodbury", "primal"])
+@pytest.mark.parametrize("path", ["structured", "generic"])
+def test_structured_generic_dense_agree(scope, method, path):
+    rng, model, params, X, t = problem("mlp_tanh", "cross_entropy", seed=5, S=6)
+    ref = build_metric(model, params, X, t, loss="cross_entropy", output_metric="gauss-newton",
+                       mass=0.2, scope=scope, method="primal")
+    got = build_metric(model, params, X, t, loss="cross_entropy", output_metric="gauss-newton",
+                       mass=0.2, scope=scope, method=method, path=path)
+    assert rel_err(tree.flatten(got.step(1.0)[0]), tree.flatten(ref.step(1.0)[0])) < EXACT
+    if path == "generic" and method == "woodbury":
+        assert all(m.endswith("generic") for m in got.step(1.0)[1]["methods"].values())
+
+
+def test_large_mass_gives_scaled_gradient_descent():
+    """M = μI with μ → ∞: Δ → −(η/μ) ∇R, with relative deviation O(|B|²/μ)."""
+    rng, model, params, X, t = problem("mlp_tanh", "mse")
+    for mu in (1e4, 1e6, 1e8):
+        up, _ = build_metric(model, params, X, t, mass=mu).step(2.0)
+        sgd = tree.flatten(build_metric(model, params, X, t, mass=mu).grads) * (-2.0 / mu)
+        assert rel_err(tree.flatten(up), sgd) < 100.0 / mu
+
+
+def test_cross_entropy_extreme_logits_and_the_underflow_guard():
+    rng, model, params, X, t = problem("linear", "cross_entropy")
+    for scale, form in ((300.0, "push-through (3′)"), (5000.0, "woodbury (2)")):
+        p = tree.tree_map(lambda a: scale * a, params)
+        t_bad = np.argmin(model(p, X), axis=1)                    # the least likely class
+        metric = build_metric(model, p, X, t_bad, loss="cross_entropy",
+                              output_metric="gauss-newton", mass=1.0)
+        update, diag = metric.step(1.0)
+        assert diag["form"] == form and np.all(np.isfinite(tree.flatten(update)))
+        G = dense_reference(model, p, X, t_bad, "cross_entropy", "gauss-newton", 1.0, "layer")
+        want = -np.linalg.solve(G, tree.flatten(metric.grads))
+        assert rel_err(tree.flatten(update), want) < 1e-8
+
+
+def test_linear_operators_agree_with_dense_and_work_with_scipy():
+    rng, model, params, X, t = problem("two_branch", "mse")
+    metric = build_metric(model, params, X, t, mass=0.4)
+    G, Gop, Ginv = metric.dense(), metric_operator(metric), inverse_metric_operator(metric)
+    V = rng.standard_normal((G.shape[0], 3))
+    assert rel_err(Gop @ V, G @ V) < 1e-13
+    assert rel_err(Ginv @ V, np.linalg.solve(G, V)) < EXACT
+    assert rel_err(Gop.T @ V, G @ V) < 1e-13
+    lam_min = eigsh(Gop, k=1, which="SA", return_eigenvectors=False)[0]
+    assert lam_min == pytest.approx(np.linalg.eigvalsh(G)[0], rel=1e-8) and lam_min >= 0.4 - 1e-9
+    x, info = cg(Gop, V[:, 0], rtol=1e-12, atol=0.0)
+    assert info == 0 and rel_err(x, np.linalg.solve(G, V[:, 0])) < 1e-8
+
+
+@pytest.mark.parametrize("mu", [1e-8, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4])
+def test_accuracy_across_masses_is_within_the_conditioning_bound(mu):
+    """Woodbury (2) on an out-of-span vector vs a dense solve: the difference is bounded by
+    the dense solve's own error, about cond(G)·eps (documented in README, 'Accuracy')."""
+    rng, model, params, X, t = problem("mlp_tanh", "mse", S=3)
+    metric = build_metric(model, params, X, t, mass=mu, method="woodbury")
+    G = metric.dense()
+    v = tree.tree_map(lambda a: rng.standard_normal(a.shape), params)
+    want = np.linalg.solve(G, tree.flatten(v))
+    err = rel_err(tree.flatten(metric.solve(v)), want)
+    assert err < 50 * np.linalg.cond(G) * np.finfo(float).eps
+    step_err = rel_err(tree.flatten(metric.step(1.0)[0]),
+                       -np.linalg.solve(G, tree.flatten(metric.grads)))
+    assert step_err < 50 * np.linalg.cond(G) * np.finfo(float).eps
+
+
+BAD = [  # (kwargs override, error, words)
+    (dict(mass=0.0), ValueError, "mass must be finite and > 0"),
+    (dict(mass=-1.0), ValueError, "> 0"),
+    (dict(mass=np.nan), ValueError, "finite"),
+    (dict(mass="big"), TypeError, "positive number"),
+    (dict(mass={"0": {"W": 1.0}}), ValueError, "must match the parameters"),
+    (dict(scope="global"), ValueError, "unknown scope"),
+    (dict(method="lu"), ValueError, "unknown method"),
+    (dict(path="fast"), ValueError, "unknown path"),
+    (dict(output_metric=-np.eye(3)), ValueError, "positive definite"),
+    (dict(output_metric=np.eye(2)), ValueError, "3 outputs"),
+    (dict(output_metric="fisher"), ValueError, "unknown output metric"),
+]
+
+
+@pytest.mark.parametrize("override,exc,words", BAD)
+def test_bad_input_is_a_clear_error(override, exc, words):
+    rng, model, params, X, t = problem("mlp_tanh", "mse")
+    kw = dict(loss="mse", output_metric="identity", mass=1.0) | override
+    with pytest.raises(exc, match=words):
+        build_metric(model, params, X, t, **kw)
+
+
+def test_zero_mass_entry_in_a_tree_is_rejected():
+    rng, model, params, X, t = problem("mlp_tanh", "mse")
+    mass = random_mass(rng, params)
+    mass["0"]["W"][0, 0] = 0.0
+    with pytest.raises(ValueError, match="> 0"):
+        build_metric(model, params, X, t, mass=mass)
