@@ -10,7 +10,9 @@ diagonal mass ``M``:
 
 Two ways to apply ``G⁻¹``, chosen by cost (``method="auto"``) and reported in ``.method``:
 
-- ``"woodbury"``: Cholesky of ``K``; cost ``O((Sr)² n + (Sr)³)``, memory ``O((Sr)²)``.
+- ``"woodbury"``: Cholesky of ``K``; cost ``O((Sr)² n + (Sr)³)``, memory ``O((Sr)²)``
+  (``linear-shared-factor``: ``r`` systems of size ``S`` when all samples share their factor
+  rows, :class:`~refimpl.metric.inner.SharedFactorInner`).
   For a linear module the Gram matrix ``B̃ M⁻¹ B̃ᵀ`` is formed from the factors ``R`` and
   ``a`` without ever forming ``B̃`` (``.path`` says which formula):
   ``linear-scalar``  ``(R_s[j]·R_t[i]) (a_s·a_t/μ_W + 1/μ_b) / S``;
@@ -26,6 +28,7 @@ import numpy as np
 
 from .. import tree
 from . import _kernels
+from .inner import CholeskyInner, SharedFactorInner
 from ..modules.blocks import Block
 from ..modules.linear import LinearBlock
 
@@ -69,6 +72,12 @@ def inner_gram(block: Block, mass, S: int):
     return np.eye(S * block.r) + ((Bt * inv_m) @ Bt.T) / S, "generic"
 
 
+def _shares_factor(block, mass) -> bool:
+    """A linear block whose factor rows are the same for every sample, with scalar mass."""
+    return (isinstance(block, LinearBlock) and not isinstance(mass, dict) and block.S > 1
+            and bool(np.all(block.R == block.R[:1])))
+
+
 class LayerMetric:
     """``G_l = M_l + B̃_lᵀ B̃_l`` for one module; see the module docstring.
 
@@ -93,12 +102,18 @@ class LayerMetric:
             primal_cost = self.n * self.n * m + self.n ** 3 / 3
             method = "woodbury" if woodbury_cost <= primal_cost else "primal"
         self.method = method
-        if method == "woodbury":
-            K, self.path = inner_gram(block, mass, self.S)
+        if method == "primal":
+            self.inner, self.path = CholeskyInner(self.dense()), "dense"
+        elif _shares_factor(block, mass):
+            A = block.A
+            E = (A @ A.T) / mass + (1.0 / mass if block.bias else 0.0)
+            R0 = block.R[0]
+            self.inner = SharedFactorInner(E, R0 @ R0.T, self.S)
+            self.path = "linear-shared-factor"
         else:
-            K, self.path = self.dense(), "dense"
-        self.inner_size = K.shape[0]
-        self.L = np.linalg.cholesky(K)
+            K, self.path = inner_gram(block, mass, self.S)
+            self.inner = CholeskyInner(K)
+        self.inner_size = self.inner.size
 
     # -- the three operations -------------------------------------------------------------
     def matvec(self, v: dict) -> dict:
@@ -135,18 +150,16 @@ class LayerMetric:
         return G
 
     def inner_condition(self) -> float:
-        """Cheap estimate ``(max diag L / min diag L)²`` of the condition of the factorised
-        matrix (``K`` or ``G``); a lower bound on its 2-norm condition number."""
-        d = np.abs(np.diag(self.L))
-        return float((d.max() / d.min()) ** 2)
+        """Cheap estimate of the condition of the factorised matrix (``K`` or ``G``): the
+        squared ratio of the Cholesky diagonal's extremes, a lower bound on the 2-norm one."""
+        return self.inner.condition()
 
     # -- private ----------------------------------------------------------------------------
     def _inner_solve(self, C):
-        x = _kernels.cholesky_solve(self.L, C.reshape(-1, 1))
-        return x.reshape(C.shape)
+        return self.inner.solve(C)
 
     def _primal_solve(self, flat, like):
-        return tree.unflatten(like, _kernels.cholesky_solve(self.L, flat.reshape(-1, 1))[:, 0])
+        return tree.unflatten(like, self.inner.solve(flat))
 
     def __repr__(self):
         return (f"LayerMetric(n={self.n}, S·r={self.S * self.r}, method={self.method!r}, "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import tree
-from . import _kernels
+from .inner import CholeskyInner
 from .layer import METHODS, LayerMetric, _inv_mass_tree, inner_gram
 
 
@@ -53,8 +53,8 @@ class NetworkMetric:
             self.path = "+".join(self.path)
         else:
             K, self.path = self.dense(), "dense"
-        self.inner_size = K.shape[0]
-        self.L = np.linalg.cholesky(K)
+        self.inner = CholeskyInner(K)
+        self.inner_size = self.inner.size
 
     def _split(self, flat):
         out, start = [], 0
@@ -74,10 +74,10 @@ class NetworkMetric:
         """``G⁻¹ v`` (eq. 2 over the whole network, or the primal solve)."""
         if self.method == "primal":
             flat = np.concatenate([tree.flatten(v) for v in vs])
-            return self._split(_kernels.cholesky_solve(self.L, flat[:, None])[:, 0])
+            return self._split(self.inner.solve(flat))
         Mv = [tree.tree_map(np.multiply, im, v) for im, v in zip(self.inv_mass, vs)]
         C = sum(b.apply(x) for b, x in zip(self.blocks, Mv))
-        z = _kernels.cholesky_solve(self.L, C.reshape(-1, 1)).reshape(C.shape)
+        z = self.inner.solve(C)
         return [tree.tree_map(lambda mv, mi, c: mv - mi * c / self.S, x, im, b.apply_T(z))
                 for b, x, im in zip(self.blocks, Mv, self.inv_mass)]
 
@@ -86,7 +86,7 @@ class NetworkMetric:
         if self.method == "primal":
             return self.solve([tree.tree_map(lambda x: x / self.S, b.apply_T(c))
                                for b in self.blocks])
-        z = _kernels.cholesky_solve(self.L, c.reshape(-1, 1)).reshape(c.shape)
+        z = self.inner.solve(c)
         return [tree.tree_map(lambda mi, x: mi * x / self.S, im, b.apply_T(z))
                 for b, im in zip(self.blocks, self.inv_mass)]
 

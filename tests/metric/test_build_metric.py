@@ -177,3 +177,11 @@ def test_zero_mass_entry_in_a_tree_is_rejected():
     mass["0"]["W"][0, 0] = 0.0
     with pytest.raises(ValueError, match="> 0"):
         build_metric(model, params, X, t, mass=mass)
+
+
+def test_last_layer_under_identity_metric_takes_the_shared_factor_path():
+    rng, model, params, X, t = problem("mlp_tanh", "mse", S=5)
+    _, diag = build_metric(model, params, X, t, mass=0.5, method="woodbury").step(1.0)
+    methods = list(diag["methods"].values())
+    assert methods[-1] == "woodbury/linear-shared-factor"
+    assert all(m == "woodbury/linear-scalar" for m in methods[:-1])

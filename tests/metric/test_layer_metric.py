@@ -31,6 +31,11 @@ BLOCKS = {  # name: build(rng) -> block, expected Woodbury path for each mass ki
                       {"scalar": "linear-scalar", "kron": "linear-kron", "diag": "linear-diag"}),
     "generic": (lambda rng: DenseBlock(rng.standard_normal((4, 3, 7)), {"w": (7,)}),
                 {"scalar": "generic", "diag": "generic"}),
+    # the same factor rows for every sample (last layer, identity output metric)
+    "linear_shared": (lambda rng: LinearBlock(np.repeat(rng.standard_normal((1, 3, 5)), 4, 0),
+                                              rng.standard_normal((4, 6)), True),
+                      {"scalar": "linear-shared-factor", "kron": "linear-kron",
+                       "diag": "linear-diag"}),
     # one output row: every M_W (1 × n) is rank one, so the Kronecker formula applies
     "wide_r1": (lambda rng: linear_block(rng, S=1, r=1, m=1, n=9), {"scalar": "linear-scalar",
                                                                      "diag": "linear-kron"}),
