@@ -1,0 +1,199 @@
+"""Command-line front ends: ``refimpl train``, ``refimpl reproduce``, ``refimpl data fetch``.
+
+Registered by :mod:`refimpl.cli` through :func:`register`. Handlers return an exit code and
+raise ``ValueError``/``OSError``/``DivergenceError`` for errors the user can fix; the
+dispatcher prints those as one line and exits with status 1 (``KeyboardInterrupt``: 130).
+Option values are validated by :class:`~refimpl.experiments.config.TrainConfig`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..data import NAMES as DATASETS
+from ..losses import OUTPUT_METRICS
+from ..optim import OPTIMIZERS
+
+
+def register(subparsers) -> None:
+    """Add ``train``, ``reproduce`` and ``data`` (with ``fetch``) to ``subparsers``."""
+    _add_train(subparsers)
+    _add_reproduce(subparsers)
+    _add_data(subparsers)
+
+
+# -- refimpl train -------------------------------------------------------------------------
+_TRAIN_OPTIONS = ("dataset", "data_dir", "widths", "activation", "optimizer", "output_metric",
+                  "mass", "lr", "batch_size", "epochs", "seed", "max_loss_factor", "eval_every")
+
+
+def _add_train(subparsers) -> None:
+    from .config import DEFAULT_HYPER, TrainConfig
+
+    d = TrainConfig()
+    p = subparsers.add_parser(
+        "train", help="train an MLP classifier (checkpoints, metrics, --resume)",
+        description="Train an MLP with softmax cross-entropy. Writes steps.jsonl, evals.jsonl, "
+                    "epochs.jsonl and a checkpoint after every epoch into --out. Options left "
+                    "out take the defaults below; with --resume they are read from the "
+                    "checkpoint (only --epochs may change).",
+        epilog="Optimizer defaults (lr, mass, output metric): " + "; ".join(
+            f"{k}: " + ", ".join(f"{n}={v}" for n, v in h.items())
+            for k, h in DEFAULT_HYPER.items()))
+    p.add_argument("--dataset", choices=DATASETS, help=f"data set (default {d.dataset})")
+    p.add_argument("--data-dir", help="folder with the data set's files (default: "
+                   "refimpl.data.default_directory)")
+    p.add_argument("--widths", type=_widths, help="hidden widths, comma-separated; '' for a "
+                   f"linear model (default {','.join(map(str, d.widths))})")
+    p.add_argument("--activation", help=f"activation (default {d.activation})")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
+                   help=f"optimizer (default {d.optimizer})")
+    p.add_argument("--output-metric", choices=OUTPUT_METRICS,
+                   help="output metric of riemannian / gauss-newton")
+    p.add_argument("--mass", type=float, help="mass mu of riemannian / gauss-newton")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--batch-size", type=int, help=f"mini-batch size (default {d.batch_size})")
+    p.add_argument("--epochs", type=int, help=f"epochs to train to (default {d.epochs})")
+    p.add_argument("--seed", type=int, help=f"seed of the initialisation and the shuffling "
+                   f"(default {d.seed})")
+    p.add_argument("--max-loss-factor", type=float, help="stop as diverged when a batch loss "
+                   f"exceeds this times the first one (default {d.max_loss_factor:g})")
+    p.add_argument("--eval-every", type=int, help="test-set evaluation every so many steps "
+                   "(default 0: at epoch ends)")
+    p.add_argument("--out", default="out/train", help="run directory (default out/train)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run whose checkpoint is in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh even if --out holds a run")
+    p.set_defaults(func=_train)
+
+
+def _train(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .config import TrainConfig
+    from .training import train
+
+    given = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
+    if args.resume:
+        if args.overwrite:
+            raise ValueError("--resume and --overwrite exclude each other")
+        saved = TrainConfig.from_dict(load_checkpoint(args.out).meta["config"])
+        config = saved.replace(**given)
+    else:
+        config = TrainConfig(**given)
+    result = train(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    last = result.epochs[-1]
+    print(f"trained {config.optimizer} to epoch {last['epoch']}: train loss "
+          f"{last['train_loss']:.4f}, test accuracy {100 * last['test_accuracy']:.1f}%; "
+          f"run files in {Path(args.out)}")
+    return 0
+
+
+# -- refimpl reproduce ---------------------------------------------------------------------
+def _add_reproduce(subparsers) -> None:
+    from .reproduction import PLAN
+
+    p = subparsers.add_parser(
+        "reproduce", help="the paper's optimizer comparison (report, summary, plots)",
+        description="Train SGD, Adam, Riemannian SGD (identity and Gauss-Newton output "
+                    "metric) and network-scope damped Gauss-Newton from the same "
+                    "initialisation and batch order; write report.md, summary.json, the "
+                    "metrics and PNG plots into --out.")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist-5k",
+                   help="data set (default mnist-5k, shipped)")
+    p.add_argument("--data-dir", help="folder with the data set's files")
+    p.add_argument("--epochs", type=int, help="epochs for every optimizer (default: per "
+                   "optimizer, " + ", ".join(f"{k} {r.epochs}" for k, r in PLAN.items()) + ")")
+    p.add_argument("--optimizers", type=_names, default=tuple(PLAN),
+                   help="comma-separated subset of " + ",".join(PLAN))
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--widths", type=_widths, default=(256, 256),
+                   help="hidden widths (default 256,256)")
+    p.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default 128)")
+    p.add_argument("--out", default="out/reproduce", help="output folder (default out/reproduce)")
+    p.set_defaults(func=_reproduce)
+
+
+def _reproduce(args) -> int:
+    from .reproduction import reproduce
+
+    summary = reproduce(args.out, dataset=args.dataset, data_dir=args.data_dir,
+                        epochs=args.epochs, optimizers=args.optimizers, seed=args.seed,
+                        widths=args.widths, batch_size=args.batch_size)
+    print(f"report: {Path(args.out) / 'report.md'}  (summary.json and plots beside it; "
+          f"{summary['setup']['total_seconds']:.0f} s in all)")
+    return 0
+
+
+# -- refimpl data fetch --------------------------------------------------------------------
+def _add_data(subparsers) -> None:
+    from ..data import SOURCES
+
+    p = subparsers.add_parser("data", help="data sets: fetch")
+    sub = p.add_subparsers(dest="data_command", metavar="ACTION")
+    f = sub.add_parser("fetch", help="download a data set and verify its SHA-256",
+                       description="Download the files of a data set into --dir (default: "
+                                   "the checkout's data/NAME) and verify sizes and SHA-256.")
+    f.add_argument("name", metavar="NAME", help="one of " + ", ".join(SOURCES))
+    f.add_argument("--dir", help="target folder (default data/NAME in the checkout)")
+    f.add_argument("--base-url", help="a mirror to download from (checksums still apply)")
+    f.set_defaults(func=_fetch)
+    p.set_defaults(func=lambda args: _usage(p))
+
+
+def _fetch(args) -> int:
+    from ..data import SOURCES, default_directory, fetch
+    from .progress import ProgressBar
+
+    if args.name not in SOURCES:
+        raise ValueError(f"unknown data set {args.name!r} to fetch; expected one of "
+                         + ", ".join(SOURCES) + " (mnist-5k ships with the checkout)")
+    directory = Path(args.dir) if args.dir else default_directory(args.name)
+    bars = {}
+
+    def progress(filename, done, total):
+        if filename not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[filename] = ProgressBar(total, label=filename, unit="B")
+        bars[filename].update(done)
+
+    try:
+        paths = fetch(args.name, directory, base_url=args.base_url, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(f"{args.name}: {len(paths)} verified files in {directory}")
+    return 0
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _usage(parser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _widths(text: str) -> tuple:
+    """``"256,256"`` → ``(256, 256)``; ``""`` → ``()``."""
+    try:
+        widths = tuple(int(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"widths must be comma-separated positive integers like 256,256, got {text!r}"
+        ) from None
+    if any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"widths must be positive, got {text!r}")
+    return widths
+
+
+def _names(text: str) -> tuple:
+    from .reproduction import PLAN
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in PLAN]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown optimizer(s) {', '.join(unknown) or repr(text)}; choose from "
+            + ",".join(PLAN))
+    return names

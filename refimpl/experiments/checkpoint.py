@@ -1,0 +1,195 @@
+"""Atomic training checkpoints: parameters and optimizer slots as ``.npz``, metadata as JSON.
+
+A checkpoint in directory ``D`` is three files:
+
+- ``D/params-<step>-<token>.npz``: the parameter tree, one array per leaf, keyed by its tree
+  path (``"0/W"``, ``"0/b"``, ...);
+- ``D/slots-<step>-<token>.npz``: the optimizer's slots likewise (``"m/0/W"`` for Adam's
+  first moment; empty for SGD and the Riemannian optimizers);
+- ``D/checkpoint.json``: the metadata (the caller's dict: configuration, epoch, step, RNG
+  state, ...) plus the names, sizes and SHA-256 of the two ``.npz`` files.
+
+Both ``.npz`` files load with ``numpy.load(..., allow_pickle=False)``.
+
+Atomicity: ``checkpoint.json`` is the commit record. A save writes each ``.npz`` under a new
+name (temporary file, ``fsync``, ``os.replace``), then the JSON the same way; only that last
+``os.replace`` (atomic on one file system) switches the checkpoint. A failure or an interrupt
+at any earlier point removes what this save wrote and leaves the previous checkpoint — the
+JSON and the files it names — untouched. Files of older checkpoints are deleted after the
+switch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import tree
+
+METADATA = "checkpoint.json"
+FORMAT = "refimpl-checkpoint/1"
+_PREFIXES = ("params-", "slots-")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes
+    ----------
+    params, slots : dict
+        ``{tree path: array}`` (flat); rebuild trees with :func:`fill_tree`.
+    meta : dict
+        The metadata passed to :func:`save_checkpoint`.
+    """
+
+    params: dict
+    slots: dict
+    meta: dict
+
+
+def has_checkpoint(directory) -> bool:
+    """Whether ``directory`` holds a checkpoint's metadata file."""
+    return (Path(directory) / METADATA).is_file()
+
+
+def save_checkpoint(directory, params: dict, slots: dict, meta: dict) -> Path:
+    """Write a checkpoint atomically (see the module docstring); return the metadata path.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Existing folder.
+    params, slots : dict
+        Trees of arrays (:mod:`refimpl.tree`).
+    meta : dict
+        JSON-able metadata; must include an integer ``"step"``.
+    """
+    directory = Path(directory)
+    token = f"{int(meta['step']):08d}-{uuid.uuid4().hex[:8]}"
+    written = []
+    try:
+        files = {}
+        for prefix, arrays in zip(_PREFIXES, (params, slots)):
+            name = f"{prefix}{token}.npz"
+            _write_atomic(directory / name, lambda f, a=arrays: np.savez(f, **dict(tree.items(a))))
+            written.append(directory / name)
+            files[prefix.rstrip("-")] = {"file": name, "bytes": (directory / name).stat().st_size,
+                                         "sha256": _sha256(directory / name)}
+        record = {"format": FORMAT, "files": files, **meta}
+        text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+        _write_atomic(directory / METADATA, lambda f: f.write(text.encode()))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    _fsync_directory(directory)
+    _remove_stale(directory, keep={p.name for p in written})
+    return directory / METADATA
+
+
+def load_checkpoint(directory) -> Checkpoint:
+    """Read and verify the checkpoint in ``directory``.
+
+    Raises
+    ------
+    ValueError
+        No checkpoint, an unknown format, or a ``.npz`` file that is missing or whose size
+        or SHA-256 differs from the metadata's record.
+    """
+    directory = Path(directory)
+    path = directory / METADATA
+    if not path.is_file():
+        raise ValueError(f"no checkpoint in {directory} (missing {METADATA}); start a new run "
+                         "there without --resume")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a valid checkpoint metadata file ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: unknown checkpoint format "
+                         f"{meta.get('format') if isinstance(meta, dict) else meta!r}; "
+                         f"expected {FORMAT!r}")
+    arrays = []
+    for key in ("params", "slots"):
+        entry = meta["files"][key]
+        file = directory / entry["file"]
+        if not file.is_file():
+            raise ValueError(f"checkpoint {path} names {file}, which is missing")
+        if file.stat().st_size != entry["bytes"] or _sha256(file) != entry["sha256"]:
+            raise ValueError(f"checkpoint file {file} does not match its size or SHA-256 in "
+                             f"{path}; the checkpoint is corrupt")
+        with np.load(file, allow_pickle=False) as npz:
+            arrays.append({k: npz[k] for k in npz.files})
+    return Checkpoint(params=arrays[0], slots=arrays[1], meta=meta)
+
+
+def fill_tree(template: dict, flat: dict, what: str) -> dict:
+    """A tree shaped like ``template`` holding ``flat[path]`` at each leaf path.
+
+    Raises ``ValueError`` if the paths or a leaf's shape differ (a checkpoint of another
+    model or optimizer).
+    """
+    want = dict(tree.items(template))
+    if set(want) != set(flat):
+        raise ValueError(f"checkpoint {what} have entries {sorted(flat)}, but this model and "
+                         f"optimizer need {sorted(want)}")
+    for path, leaf in want.items():
+        if np.shape(flat[path]) != np.shape(leaf):
+            raise ValueError(f"checkpoint {what} entry {path!r} has shape "
+                             f"{np.shape(flat[path])}, expected {np.shape(leaf)}")
+    return tree.tree_map(lambda _, p: np.array(flat[p], dtype=np.float64),
+                         template, _paths(template))
+
+
+def _paths(template: dict, prefix: str = "") -> dict:
+    """A tree like ``template`` whose leaves are their own paths."""
+    return {k: _paths(v, f"{prefix}{k}/") if isinstance(v, dict) else f"{prefix}{k}"
+            for k, v in template.items()}
+
+
+def _write_atomic(target: Path, write) -> None:
+    """``write(binary file)`` into a temporary file beside ``target``, then rename it."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the renames durable (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_stale(directory: Path, keep: set) -> None:
+    for path in directory.iterdir():
+        if path.name.startswith(_PREFIXES) and path.suffix == ".npz" and path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,162 @@
+"""The training configuration: one validated, JSON-able record of everything a run depends on.
+
+A :class:`TrainConfig` names the data set, the model (an MLP given by its hidden widths and
+activation; input and output widths come from the data), the optimizer and its
+hyper-parameters, the batch size, the number of epochs and the seed. The loss is always
+softmax cross-entropy. It is stored in every checkpoint, so a resumed run continues with
+exactly the configuration it was started with.
+
+``lr``, ``mass`` and ``output_metric`` left as ``None`` take the optimizer's default from
+:data:`DEFAULT_HYPER`, the settings chosen by the sweep documented in
+:mod:`refimpl.experiments.reproduction`. ``mass`` and ``output_metric`` apply to the metric
+optimizers (``riemannian``, ``gauss-newton``) only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+
+from ..data import NAMES as DATASETS
+from ..losses import OUTPUT_METRICS
+from ..modules.pointwise import ACTIVATIONS
+from ..optim import OPTIMIZERS
+
+METRIC_OPTIMIZERS = ("riemannian", "gauss-newton")
+"""Optimizers that take a ``mass`` and an ``output_metric``."""
+
+DEFAULT_HYPER = {
+    "sgd": {"lr": 0.2},
+    "momentum": {"lr": 0.02},
+    "adam": {"lr": 1e-3},
+    "riemannian": {"lr": 1.0, "mass": 0.01, "output_metric": "identity"},
+    "gauss-newton": {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"},
+}
+"""Per-optimizer defaults on MNIST, MLP 784-256-256-10 tanh, batch 128 (see the sweep in
+:mod:`refimpl.experiments.reproduction`). ``momentum`` uses ``β = 0.9``, so its ``lr`` is the SGD
+rate divided by ``1/(1−β) = 10``."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (validated on construction).
+
+    Parameters
+    ----------
+    dataset : {'mnist-5k', 'mnist', 'fashion-mnist', 'cifar10'}
+    data_dir : str, optional
+        Folder with the data set's files; default ``refimpl.data.default_directory``.
+    widths : tuple of int
+        Hidden widths; the MLP is ``n_features → widths… → n_classes``.
+    activation : str
+        A name from ``refimpl.modules.pointwise.ACTIVATIONS``.
+    optimizer : {'riemannian', 'gauss-newton', 'sgd', 'momentum', 'adam'}
+    lr, mass : float, optional
+        Step size ``η`` and mass ``μ``; ``None`` takes :data:`DEFAULT_HYPER`.
+    output_metric : {'identity', 'gauss-newton'}, optional
+    batch_size, epochs : int
+    seed : int
+        Seeds two independent generators (``SeedSequence(seed).spawn(2)``): one initialises
+        the parameters, the other shuffles the training set each epoch.
+    max_loss_factor : float
+        A batch loss above ``max_loss_factor`` times the run's first batch loss stops the run
+        as diverged (NaN and infinity always do).
+    eval_every : int
+        Evaluate on the test set every so many steps (0: at epoch ends only).
+    """
+
+    dataset: str = "mnist-5k"
+    data_dir: str | None = None
+    widths: tuple = (256, 256)
+    activation: str = "tanh"
+    optimizer: str = "riemannian"
+    lr: float | None = None
+    mass: float | None = None
+    output_metric: str | None = None
+    batch_size: int = 128
+    epochs: int = 1
+    seed: int = 0
+    max_loss_factor: float = 1e3
+    eval_every: int = 0
+
+    def __post_init__(self):
+        _choice(self.dataset, "dataset", DATASETS)
+        _choice(self.optimizer, "optimizer", tuple(OPTIMIZERS))
+        _choice(self.activation, "activation", tuple(ACTIVATIONS))
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            object.__setattr__(self, "data_dir", str(self.data_dir))
+        widths = self.widths
+        if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+            raise TypeError(f"widths must be a sequence of positive ints, got {widths!r}")
+        widths = tuple(widths)
+        for w in widths:
+            _positive_int(w, "each hidden width")
+        object.__setattr__(self, "widths", tuple(int(w) for w in widths))
+        for name in ("batch_size", "epochs"):
+            _positive_int(getattr(self, name), name)
+        for name in ("seed", "eval_every"):
+            _nonnegative_int(getattr(self, name), name)
+        _positive_float(self.max_loss_factor, "max_loss_factor")
+        defaults = DEFAULT_HYPER[self.optimizer]
+        if self.optimizer not in METRIC_OPTIMIZERS:
+            for name in ("mass", "output_metric"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} applies to the optimizers "
+                                     f"{' and '.join(METRIC_OPTIMIZERS)} only, not to "
+                                     f"{self.optimizer!r}; drop it or change the optimizer")
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        _positive_float(self.lr, "lr")
+        if self.optimizer in METRIC_OPTIMIZERS:
+            _positive_float(self.mass, "mass")
+            _choice(self.output_metric, "output_metric", OUTPUT_METRICS)
+
+    def hyper(self) -> dict:
+        """Keyword arguments for :func:`refimpl.optim.make_optimizer`."""
+        if self.optimizer in METRIC_OPTIMIZERS:
+            return {"lr": self.lr, "mass": self.mass, "output_metric": self.output_metric}
+        return {"lr": self.lr}
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict (``widths`` as a list); :meth:`from_dict` inverts it."""
+        d = dataclasses.asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """A config from :meth:`to_dict`'s output; unknown keys are an error."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a training configuration must be a JSON object, got {d!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown configuration keys {unknown}; expected some of "
+                             f"{sorted(known)}")
+        return cls(**d)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of "
+                         + ", ".join(repr(c) for c in choices))
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _nonnegative_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def _positive_float(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

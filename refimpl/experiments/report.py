@@ -1,0 +1,114 @@
+"""``report.md`` of a comparison: the table and a short commentary generated from the numbers.
+
+Input is the summary that :func:`refimpl.experiments.reproduction.reproduce` writes to
+``summary.json``; nothing here trains or reads metrics. The commentary states only what the
+numbers show (who reached 90% test accuracy, how soon in epochs and in seconds, what a step
+costs relative to SGD, the lowest training loss, divergences) and the machine load, since
+wall times on a shared machine are noisy.
+"""
+from __future__ import annotations
+
+TARGET = 0.9
+"""The test-accuracy mark the commentary refers to."""
+
+
+def render_report(summary: dict, plots: list) -> str:
+    """Markdown text of the report for ``summary`` (see ``summary.json``) and plot files."""
+    setup, runs = summary["setup"], summary["optimizers"]
+    lines = [f"# Optimizer comparison on {setup['dataset']}", "",
+             f"MLP {setup['model']}, softmax cross-entropy, batch {setup['batch_size']}, "
+             f"{setup['n_train']:,} training / {setup['n_test']:,} test images, seed "
+             f"{setup['seed']}. Every optimizer starts from the same initialisation and sees "
+             "the same batches in the same order. Times are training time (steps only; "
+             "evaluation excluded) on "
+             f"{setup['cpu_count']} CPU(s), load average {_load(setup['load_average_start'])} "
+             f"at the start and {_load(setup['load_average_end'])} at the end; "
+             f"{setup['total_seconds']:.0f} s in all.", "",
+             "| optimizer | settings | epochs | final train loss | test accuracy "
+             "| s / epoch | total s | 90% reached |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for run in runs.values():
+        lines.append(_row(run))
+    lines += ["", "Final train loss: mean cross-entropy over the whole training set after the "
+              "last epoch. Test accuracy: after the last epoch. \"90% reached\": first "
+              "evaluation at or above 90% test accuracy (epoch, training seconds).", "",
+              "## Commentary", ""]
+    lines += [f"- {sentence}" for sentence in commentary(summary)]
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{p}]({p})" for p in plots]
+    else:
+        lines += ["", "Plots were not drawn: matplotlib is not installed "
+                  "(`pip install -e .[plots]`)."]
+    lines += ["", "Per-run metrics (`steps.jsonl`, `evals.jsonl`, `epochs.jsonl`) and the last "
+              "checkpoint are in the folder of each run, named by the first column's key in "
+              "`summary.json`.", ""]
+    return "\n".join(lines)
+
+
+def commentary(summary: dict) -> list[str]:
+    """Sentences about the numbers in ``summary``."""
+    runs = summary["optimizers"]
+    ok = {k: r for k, r in runs.items() if r["status"] == "ok"}
+    out = []
+    for r in runs.values():
+        if r["status"] != "ok":
+            out.append(f"{r['title']} diverged: {r['message']}")
+    reached = {k: r for k, r in ok.items() if r["seconds_to_90"] is not None}
+    missed = [r["title"] for k, r in ok.items() if k not in reached]
+    if ok and not missed:
+        out.append(f"Every optimizer that ran to the end reached {TARGET:.0%} test accuracy.")
+    if missed:
+        out.append(f"Below {TARGET:.0%} test accuracy at every evaluation: "
+                   + "; ".join(missed) + ".")
+    if reached:
+        by_epoch = min(reached.values(), key=lambda r: (r["epochs_to_90"], r["seconds_to_90"]))
+        by_time = min(reached.values(), key=lambda r: r["seconds_to_90"])
+        out.append(f"Fewest epochs to {TARGET:.0%}: {by_epoch['title']} "
+                   f"({by_epoch['epochs_to_90']:.3g} epochs). Least training time to "
+                   f"{TARGET:.0%}: {by_time['title']} ({_secs(by_time['seconds_to_90'])} s).")
+    if "sgd" in ok and ok["sgd"]["seconds_per_step"] > 0:
+        base = ok["sgd"]["seconds_per_step"]
+        costs = [f"{r['title']} {r['seconds_per_step'] / base:.0f}x" for k, r in ok.items()
+                 if k != "sgd" and r["seconds_per_step"] / base >= 2]
+        if costs:
+            out.append(f"A step costs, relative to an SGD step ({1e3 * base:.3g} ms): "
+                       + "; ".join(costs) + ".")
+    if ok:
+        best = min(ok.values(), key=lambda r: r["train_loss"])
+        top = max(ok.values(), key=lambda r: r["test_accuracy"])
+        out.append(f"Lowest final training loss: {best['title']} ({best['train_loss']:.3f}); "
+                   f"highest final test accuracy: {top['title']} "
+                   f"({100 * top['test_accuracy']:.1f}%).")
+        few = [r["title"] for r in ok.values() if r["epochs"] < max(s["epochs"] for s in
+                                                                     ok.values())]
+        if few:
+            out.append("The epoch counts differ by optimizer (chosen so the whole comparison "
+                       "fits in a few minutes); compare the runs at equal time in the plots, "
+                       "not only at their last epoch.")
+    out.append("Wall times were measured on a machine shared with other work; ratios between "
+               "optimizers are more reliable than absolute seconds.")
+    return out
+
+
+def _row(r: dict) -> str:
+    settings = ", ".join(f"{k}={_num(v)}" for k, v in r["hyperparameters"].items())
+    if r["status"] != "ok":
+        return (f"| {r['title']} | {settings} | {r['epochs']} | diverged | – | – | – | – |")
+    hit = "no" if r["seconds_to_90"] is None else \
+        f"epoch {r['epochs_to_90']:.3g}, {_secs(r['seconds_to_90'])} s"
+    return (f"| {r['title']} | {settings} | {r['epochs']} | {r['train_loss']:.4f} | "
+            f"{100 * r['test_accuracy']:.1f}% | {_secs(r['seconds_per_epoch'])} | "
+            f"{_secs(r['seconds'])} | {hit} |")
+
+
+def _secs(v) -> str:
+    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+
+
+def _num(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _load(values) -> str:
+    return "/".join(f"{v:.1f}" for v in values) if values else "unknown"

@@ -1,0 +1,22 @@
+"""Cases as data for the experiments tests."""
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "riemannian", "gauss-newton")
+"""Every optimizer, each must resume bit-for-bit."""
+
+BAD_CONFIGS = [
+    ({"lr": -1.0}, "lr must be a finite number > 0"),
+    ({"lr": float("nan")}, "lr must be a finite number > 0"),
+    ({"optimizer": "sgd", "mass": 1.0}, "mass applies to the optimizers"),
+    ({"optimizer": "adam", "output_metric": "identity"}, "output_metric applies"),
+    ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
+    ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
+    ({"activation": "swish"}, "unknown activation 'swish'"),
+    ({"widths": (4, 0)}, "each hidden width must be a positive integer"),
+    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"epochs": 1.5}, "epochs must be a positive integer"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"optimizer": "riemannian", "mass": 0.0}, "mass must be a finite number > 0"),
+    ({"optimizer": "riemannian", "output_metric": "fisher"}, "unknown output_metric"),
+    ({"max_loss_factor": float("inf")}, "max_loss_factor must be a finite number > 0"),
+]
+"""``TrainConfig`` keyword arguments that must raise ``ValueError``, with the message start."""

@@ -1,0 +1,81 @@
+"""Checkpoints: plain ``.npz`` keyed by tree paths, verified on load, written atomically."""
+import json
+
+import numpy as np
+import pytest
+
+from refimpl.experiments import checkpoint as ckpt
+from refimpl.experiments import load_checkpoint, save_checkpoint, train
+
+PARAMS = {"0": {"W": np.arange(6.0).reshape(2, 3), "b": np.ones(2)}}
+SLOTS = {"m": {"0": {"W": np.zeros((2, 3)), "b": np.zeros(2)}}}
+
+
+def test_round_trip_and_plain_npz(tmp_path):
+    save_checkpoint(tmp_path, PARAMS, SLOTS, {"step": 3, "note": "x"})
+    got = load_checkpoint(tmp_path)
+    assert got.meta["step"] == 3 and got.meta["note"] == "x"
+    assert np.array_equal(ckpt.fill_tree(PARAMS, got.params, "parameters")["0"]["W"],
+                          PARAMS["0"]["W"])
+    npz = tmp_path / got.meta["files"]["slots"]["file"]
+    with np.load(npz, allow_pickle=False) as z:
+        assert sorted(z.files) == ["m/0/W", "m/0/b"]
+
+
+def test_a_later_save_replaces_the_files(tmp_path):
+    save_checkpoint(tmp_path, PARAMS, SLOTS, {"step": 3})
+    save_checkpoint(tmp_path, PARAMS, SLOTS, {"step": 6})
+    assert load_checkpoint(tmp_path).meta["step"] == 6
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+
+
+@pytest.mark.parametrize("fail_at", ["slots", "metadata"])
+def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch, fail_at):
+    save_checkpoint(tmp_path, PARAMS, SLOTS, {"step": 3})
+    before = sorted(p.name for p in tmp_path.iterdir())
+    real = ckpt._write_atomic
+
+    def failing(target, write):
+        if (fail_at == "slots" and target.name.startswith("slots-")) or \
+                (fail_at == "metadata" and target.name == ckpt.METADATA):
+            def half(f):            # write part of the file, then fail (disk full, Ctrl-C)
+                f.write(b"partial")
+                raise OSError("No space left on device")
+            return real(target, half)
+        return real(target, write)
+
+    monkeypatch.setattr(ckpt, "_write_atomic", failing)
+    with pytest.raises(OSError, match="No space"):
+        save_checkpoint(tmp_path, {"0": {"W": np.ones((2, 3)), "b": np.ones(2)}}, SLOTS,
+                        {"step": 6})
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    got = load_checkpoint(tmp_path)
+    assert got.meta["step"] == 3 and np.array_equal(got.params["0/W"], PARAMS["0"]["W"])
+
+
+def test_a_failed_epoch_end_save_keeps_the_previous_epoch(tmp_path, tiny_data, config,
+                                                          monkeypatch):
+    train(config(epochs=1), tmp_path, dataset=tiny_data, quiet=True)
+    monkeypatch.setattr("refimpl.experiments.training.save_checkpoint",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        train(config(epochs=2), tmp_path, dataset=tiny_data, resume=True, quiet=True)
+    assert load_checkpoint(tmp_path).meta["epoch"] == 1
+
+
+def test_a_corrupt_file_is_a_clear_error(tmp_path):
+    save_checkpoint(tmp_path, PARAMS, SLOTS, {"step": 3})
+    meta = json.loads((tmp_path / ckpt.METADATA).read_text())
+    path = tmp_path / meta["files"]["params"]["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF                    # flip one byte in the middle
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="corrupt"):
+        load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_of_another_model_is_rejected():
+    with pytest.raises(ValueError, match="entry '0/W' has shape"):
+        ckpt.fill_tree(PARAMS, {"0/W": np.zeros((3, 3)), "0/b": np.zeros(2)}, "parameters")
+    with pytest.raises(ValueError, match="need"):
+        ckpt.fill_tree(PARAMS, {"0/W": np.zeros((2, 3))}, "parameters")
