@@ -1,0 +1,26 @@
+"""``TrainConfig`` validates every field and round-trips through JSON."""
+import json
+
+import pytest
+from experiment_cases import BAD_CONFIGS
+
+from refimpl.experiments import DEFAULT_HYPER, TrainConfig
+
+
+@pytest.mark.parametrize("changes, message", BAD_CONFIGS)
+def test_bad_values_are_clear_errors(changes, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        TrainConfig(**changes)
+
+
+@pytest.mark.parametrize("optimizer", sorted(DEFAULT_HYPER))
+def test_defaults_fill_in_and_round_trip(optimizer):
+    config = TrainConfig(optimizer=optimizer)
+    for name, value in DEFAULT_HYPER[optimizer].items():
+        assert getattr(config, name) == value
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_unknown_keys_are_rejected():
+    with pytest.raises(ValueError, match="unknown configuration keys"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
