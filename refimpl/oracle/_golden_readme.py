@@ -69,8 +69,10 @@ any ZIP library plus an NPY header parser otherwise.
   `J_{{m,s}} = ∂y_s/∂w_m` (`k × n_m`, flat order of the module's parameters). The network
   metric `metric_network` is the same over all parameters (`n × n`, `n = Σ n_m`); its
   diagonal blocks are the `G_m`.
-- **Solve**: `solve/<m> = G_m⁻¹ v/<m>` for the stored random vector `v/<m>` (`(n_m,)`,
-  generically *not* in the range of the Jacobians: it tests the mass part of the inverse).
+- **Solve**: `solve/<m> = G_m⁻¹ v/<m>` for the stored random vector `v/<m>` (`(n_m,)`).
+  Wherever the range of `G_m − M_m` (the span of the per-sample Jacobian rows) is not all of
+  `R^{{n_m}}`, at least 10 % of `v`'s norm lies outside it, so a solve that keeps only the
+  in-span part (a low-rank inverse dropping `M⁻¹v`) fails.
 - **Riemannian updates**: `Δw = −lr G⁻¹ ∇R`. `update_layer`: `G` block diagonal, each
   module solved with its own `G_m` (the paper's layerwise metric, Algorithm 1);
   `update_network`: one `G` over all parameters (damped Gauss–Newton / Levenberg–Marquardt).

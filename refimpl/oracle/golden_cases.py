@@ -94,7 +94,7 @@ def _two_branch():
 COMPOSITES = {"residual": _residual, "two_branch": _two_branch}
 
 
-def _composite(arch, loss, om, mass, batch=5, lr=0.5):
+def _composite(arch, loss, om, mass, batch=4, lr=0.5):
     return {"name": f"{arch}-{loss}-{om}-{mass}", "kind": "composite",
             "architecture": COMPOSITES[arch](), "loss": loss, "output_metric": om,
             "mass": mass, "batch": batch, "lr": lr, "weight_scale": 1.0}
