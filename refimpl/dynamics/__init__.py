@@ -22,7 +22,7 @@ A small toolkit to learn the theory from, one concept per module:
 Conventions: points are float64 arrays of shape ``(d,)``; ``dg[i] = ∂g/∂x_i`` has shape
 ``(d, d, d)``; samples are ``(N+1, d)`` on a time grid ``(N+1,)``. Public functions validate
 their input and raise ``TypeError``/``ValueError`` with a message; underscored functions
-compute. (``network`` needs ``refimpl.oracle`` and is imported on demand.)
+compute. (``network`` calls ``refimpl.oracle``, imported when first used.)
 """
 
 from .action import action, action_of_path
@@ -41,6 +41,7 @@ from .metric import (
     PoincareHalfPlane,
     central_difference,
 )
+from .network import ActionBudget, NetworkProblem, action_budget
 from .path import Path
 from .potential import Potential, half_plane_bowl, quadratic_potential
 
@@ -56,4 +57,5 @@ __all__ = [
     "christoffel", "euler_lagrange_rhs", "geodesic_rhs",
     "GradientFlowResult", "gradient_flow", "riemannian_gradient",
     "HamiltonFlowResult", "hamilton_flow",
+    "NetworkProblem", "ActionBudget", "action_budget",
 ]

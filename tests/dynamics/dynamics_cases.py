@@ -126,3 +126,17 @@ def rel_err(a, b) -> float:
     """max |a − b| / max(max |b|, 1e-300)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
+
+
+# -- networks (refimpl.oracle conventions: params = [(W (out, in), b (out,)), ...]) ---------------
+def network_case(widths, n_samples=20, seed=0):
+    """A small tanh MLP with MSE targets from a smooth function: ``(params, X, targets)``."""
+    rng = np.random.default_rng(seed)
+    params = [(rng.standard_normal((o, i)) / np.sqrt(i), 0.1 * rng.standard_normal(o))
+              for i, o in zip(widths[:-1], widths[1:])]
+    X = rng.standard_normal((n_samples, widths[0]))
+    targets = np.sin(2.0 * X[:, :1]) + 0.5 * X[:, -1:] + np.zeros((1, widths[-1]))
+    return params, X, targets
+
+
+NETWORK_CASES = {"2-4-1 tanh mse": (2, 4, 1), "3-5-2 tanh mse": (3, 5, 2)}
