@@ -9,6 +9,8 @@ Tolerances (float64):
   ``|Δf|`` at second order in the step.
 """
 
+from functools import lru_cache
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -25,6 +27,7 @@ def _coeffs(name):
     return arrays(np.float64, coeff_shape(GEOMETRY_CASES[name]), elements=st.floats(-1.0, 1.0))
 
 
+@lru_cache(maxsize=None)
 def _flow(name, direction):
     case = GEOMETRY_CASES[name]
     if direction == "descent":
