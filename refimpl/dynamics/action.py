@@ -89,9 +89,7 @@ def action_of_path(metric: Metric, potential: Potential, path: Path, *, nodes: i
     """
     _check_pair(metric, potential)
     _check_path(metric, path)
-    if isinstance(subdivisions, bool) or not isinstance(subdivisions, (int, np.integer)) or subdivisions < 1:
-        raise ValueError(f"subdivisions must be a positive integer, got {subdivisions!r}.")
-    return float(_integrate_terms(metric, potential, path, _check_nodes(nodes), int(subdivisions))[:2].sum())
+    return float(_integrate_terms(metric, potential, path, _check_nodes(nodes), _check_subdivisions(subdivisions))[:2].sum())
 
 
 # -- private -----------------------------------------------------------------------------
@@ -101,7 +99,14 @@ def _check_nodes(nodes) -> int:
     return int(nodes)
 
 
+def _check_subdivisions(subdivisions) -> int:
+    if isinstance(subdivisions, bool) or not isinstance(subdivisions, (int, np.integer)) or subdivisions < 1:
+        raise ValueError(f"subdivisions must be a positive integer, got {subdivisions!r}.")
+    return int(subdivisions)
+
+
 def _check_path(metric, path) -> None:
+    """A `Path` of the metric's dimension whose callables return finite (d,) arrays in the domain."""
     if not isinstance(path, Path):
         raise TypeError(
             f"path must be a refimpl.dynamics.Path, got {type(path).__name__}; "
@@ -109,6 +114,9 @@ def _check_path(metric, path) -> None:
         )
     if path.dim != metric.dim:
         raise ValueError(f"path has dimension {path.dim} but the metric acts on R^{metric.dim}.")
+    for t in (path.t0, path.t1):
+        metric.check_point(path.position(t), name=f"x({t})")
+        path.velocity(t)
 
 
 def _terms_density(metric, potential, x, v):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .action import _check_nodes, _check_path, _integrate_terms
+from .action import _check_nodes, _check_path, _check_subdivisions, _integrate_terms
 from .lagrangian import _check_pair
 from .metric import Metric
 from .path import Path
@@ -89,10 +89,9 @@ def complete_the_square(metric: Metric, potential: Potential, path: Path, *, nod
     """
     _check_pair(metric, potential)
     _check_path(metric, path)
-    if isinstance(subdivisions, bool) or not isinstance(subdivisions, int) or subdivisions < 1:
-        raise ValueError(f"subdivisions must be a positive integer, got {subdivisions!r}.")
-    kinetic, pot, cross, dsq, asq = _integrate_terms(metric, potential, path, _check_nodes(nodes), subdivisions)
-    x0 = metric.check_point(path._position(path.t0), "x(t0)")
-    x1 = metric.check_point(path._position(path.t1), "x(t1)")
+    kinetic, pot, cross, dsq, asq = _integrate_terms(metric, potential, path, _check_nodes(nodes),
+                                                     _check_subdivisions(subdivisions))
+    x0 = metric.check_point(path.position(path.t0), "x(t0)")
+    x1 = metric.check_point(path.position(path.t1), "x(t1)")
     delta_f = float(potential._value(x1) - potential._value(x0))
     return SquareDecomposition(float(kinetic), float(pot), float(cross), float(dsq), float(asq), delta_f)

@@ -36,7 +36,8 @@ from .action import action
 from .metric import Metric
 from .potential import Potential
 
-__all__ = ["NetworkProblem", "ActionBudget", "action_budget", "flatten_params", "unflatten_params"]
+__all__ = ["NetworkProblem", "LayerwiseNetworkMetric", "ActionBudget", "action_budget", "flatten_params",
+           "unflatten_params"]
 
 
 def flatten_params(params) -> np.ndarray:

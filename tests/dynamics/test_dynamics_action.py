@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dynamics_cases import BUILTIN_CASES, GEOMETRY_CASES, coeff_shape, random_path
-from refimpl.dynamics import action, action_of_path, complete_the_square, gradient_flow
+from refimpl.dynamics import Path, action, action_of_path, complete_the_square, gradient_flow
 
 EQUALITY_RTOL = 1e-8
 
@@ -103,3 +103,8 @@ def test_action_rejects_bad_samples():
         action(GEOMETRY_CASES["euclidean_quadratic"].metric, case.potential, t, good)
     with pytest.raises(TypeError, match="Path"):
         action_of_path(case.metric, case.potential, good)
+    short = Path(lambda s: np.array([0.0, 1.0]), lambda s: np.zeros(3), (0.0, 1.0), 2)
+    with pytest.raises(ValueError, match=r"velocity\(t\) must have shape \(2,\)"):
+        action_of_path(case.metric, case.potential, short)
+    with pytest.raises(ValueError, match="subdivisions"):
+        complete_the_square(case.metric, case.potential, Path.from_samples(t, good), subdivisions=0)
