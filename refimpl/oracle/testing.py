@@ -302,8 +302,11 @@ def _returned_arrays(quantity, result, case: Case) -> dict:
     if result is None:
         raise ValueError("the function returned None")
     if isinstance(result, Mapping):
-        if quantity in ("loss", "metric_network"):
-            raise ValueError(f"expected one array for {quantity}, got a mapping")
+        if keys == [None]:
+            if list(result) != names:
+                raise ValueError(f"expected one array for {quantity} (or {{{names[0]!r}: "
+                                 f"array}}), got a mapping with keys {list(result)}")
+            return {names[0]: _to_numpy(result[names[0]])}
         full = {}
         for key, value in result.items():
             name = key if key in names else next(
