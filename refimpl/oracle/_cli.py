@@ -49,7 +49,7 @@ def _export(args) -> int:
 
 def _verify(args) -> int:
     from .golden import default_directory, verify
-    from .testing import compare_with_regenerated
+    from .drift import compare_with_regenerated
 
     directory = Path(args.directory) if args.directory else default_directory()
     manifest = verify(directory)

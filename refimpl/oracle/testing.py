@@ -154,7 +154,7 @@ class Case:
 
 
 def _nest(module, named):
-    from .golden import _unflat_names
+    from .golden_case import _unflat_names
     return _unflat_names(module, named)
 
 
@@ -414,66 +414,3 @@ def _scoped(base, scope):
     if base == "metric":
         return "metric" if scope == "layer" else "metric_network"
     return f"update_{scope}"
-
-
-# -- drift: regenerate the committed set and compare ------------------------------------------
-DRIFT_RTOL = 1e-12
-
-
-def compare_with_regenerated(directory=None, *, select=None) -> Report:
-    """Recompute every case of a golden set with this refimpl and compare every array.
-
-    Inputs must agree to ``1e-14`` (they come from the seeds); outputs to
-    ``max(1e-12, rtol/100)`` relative (``rtol`` the array's golden tolerance, so that the
-    ill-conditioned tiny-mass solves may move by their rounding across machines but a real
-    change is caught). The manifest entries (parameters, array lists, tolerances) must match
-    too. Returns a :class:`Report` (quantity ``"regenerated"``); does not raise.
-    """
-    from ._compare import compare_array as _cmp
-    from .golden import build_case, spec_from_entry
-
-    cases = load_cases(directory, select=select)
-    report = Report("loss", label="regenerated vs committed")
-    for case in cases:
-        arrays, entry = build_case(spec_from_entry(case.name, case.entry))
-        reason = _entry_difference(case.entry, entry)
-        if set(arrays) != set(case.arrays):
-            reason = reason or (f"arrays differ: regenerated has "
-                                f"{sorted(set(arrays) ^ set(case.arrays))} on one side only")
-        worst, rel = None, 0.0
-        rows = {r["name"]: r for q in entry["quantities"].values() for r in q}
-        for name, want in case.arrays.items():
-            got = arrays.get(name)
-            if got is None or got.shape != want.shape:
-                reason = reason or f"{name}: regenerated shape differs"
-                continue
-            rtol = max(DRIFT_RTOL, rows[name]["rtol"] / 100) if name in rows else 1e-14
-            scale = float(np.max(np.abs(want))) if want.size else 0.0
-            w, r = _cmp(name, got, want, rtol, rtol * scale)
-            rel = max(rel, r)
-            if worst is None or w.ratio > worst.ratio:
-                worst = w
-        ok = not reason and (worst is None or worst.ratio <= 1.0)
-        report.results.append(CaseResult(case, ok, worst, rel, reason))
-    return report
-
-
-def _entry_difference(old: dict, new: dict) -> str:
-    """'' if two manifest entries agree (tolerances' atol and condition numbers to 5 %)."""
-    def strip(e):
-        e = {k: v for k, v in e.items() if k not in ("quantities", "modules",
-                                                      "condition_number_network")}
-        return e
-    if strip(old) != strip(new):
-        keys = sorted(k for k in set(strip(old)) | set(strip(new))
-                      if strip(old).get(k) != strip(new).get(k))
-        return f"manifest entry differs in {keys}"
-    for q in old["quantities"]:
-        a, b = old["quantities"][q], new["quantities"].get(q, [])
-        if [(r["name"], r["shape"], r["dtype"], r["rtol"]) for r in a] != \
-                [(r["name"], r["shape"], r["dtype"], r["rtol"]) for r in b]:
-            return f"manifest entry of {q} differs (names, shapes, dtypes or rtol)"
-        if any(abs(x["atol"] - y["atol"]) > 0.05 * max(x["atol"], y["atol"])
-               for x, y in zip(a, b)):
-            return f"manifest atol of {q} differs by more than 5 %"
-    return ""

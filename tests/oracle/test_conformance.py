@@ -112,7 +112,7 @@ def test_named_checks_route_to_their_quantities(cases):
         T.check_riemannian_step(step("layer"), scope="global", cases=cases)
 
 
-# -- wrong implementations fail informatively --------------------------------------------------------
+# -- wrong implementations fail informatively ------------------------------------------------
 def test_a_sum_instead_of_a_mean_fails_with_a_full_report(cases):
     def summed(case):
         return [(case.batch * W, case.batch * b) for W, b in gradients(case)]
@@ -187,7 +187,7 @@ def test_float32_does_not_meet_the_tolerances(cases):
     assert not report.passed and 1e-9 < report.max_rel_error < 1e-6
 
 
-# -- what a function may return -----------------------------------------------------------------------
+# -- what a function may return --------------------------------------------------------------
 def test_accepted_return_forms(cases):
     case = next(c for c in cases if c.kind == "composite")
     ref = dict(tree.items(solve(case.module, case.params_tree, case.X, case.targets,

@@ -14,7 +14,8 @@ from refimpl.modules import ACTIVATIONS
 from refimpl.oracle import golden
 from refimpl.oracle._npz import read_npz, write_npz
 from refimpl.oracle.golden_cases import default_cases
-from refimpl.oracle.testing import DRIFT_RTOL, load_cases
+from refimpl.oracle.drift import DRIFT_RTOL
+from refimpl.oracle.testing import load_cases
 
 COMMITTED = golden.default_directory()
 
@@ -103,7 +104,10 @@ def test_regenerated_values_agree_with_the_committed_ones(manifest, regenerated)
             tol = rtol.get(key, 1e-14)
             scale = np.max(np.abs(want)) if want.size else 0.0
             err = np.abs(new[key] - want)
-            assert np.all(err <= tol * (np.abs(want) + scale)), (name, key, err.max())
+            assert np.all(err <= tol * (np.abs(want) + scale)), (
+                f"{name}: {key} drifted by {err.max():.3g} (tolerance {tol:g} relative); if "
+                "the change is intended, regenerate with `refimpl oracle export` and commit "
+                "data/golden")
             if scale:
                 worst = max(worst, float(err.max() / scale))
     assert worst < 1e-9
@@ -114,7 +118,8 @@ def test_export_is_byte_reproducible(tmp_path):
     a = golden.export(tmp_path / "a", cases=cases)
     b = golden.export(tmp_path / "b", cases=cases)
     assert a["files"] == b["files"]
-    assert (tmp_path / "a/manifest.json").read_bytes() == (tmp_path / "b/manifest.json").read_bytes()
+    for rel in ("manifest.json", "SHA256SUMS", "README.md"):
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
 
 
 def test_npz_writer_ignores_the_clock_and_keeps_scalars_0d(tmp_path):
