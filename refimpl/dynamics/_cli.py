@@ -12,7 +12,7 @@ import sys
 
 from .stability import METRIC_MODES
 
-DEFAULT_OUT = "stability-results"
+DEFAULT_OUT = "out/stability"
 
 
 def register(subparsers) -> None:
