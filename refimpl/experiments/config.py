@@ -60,9 +60,25 @@ class TrainConfig:
         the parameters, the other shuffles the training set each epoch.
     max_loss_factor : float
         A batch loss above ``max_loss_factor`` times the run's first batch loss stops the run
-        as diverged (NaN and infinity always do).
+        as diverged (NaN and infinity always do). The default 10 is, for 10-class
+        cross-entropy from a fresh initialisation (first loss ≈ ln 10 ≈ 2.3), a loss of about
+        23: confidently wrong predictions. Healthy runs stay below their first loss after a
+        few steps; a blown-up Riemannian step (Gauss–Newton output metric, μ = 0.3, lr = 1 on
+        mnist-5k) jumps to losses of 100–400 and does not recover.
     eval_every : int
         Evaluate on the test set every so many steps (0: at epoch ends only).
+
+    Examples
+    --------
+    >>> config = TrainConfig(optimizer="adam", epochs=3)
+    >>> config.hyper()
+    {'lr': 0.001}
+    >>> TrainConfig.from_dict(config.to_dict()) == config
+    True
+    >>> TrainConfig(optimizer="sgd", lr=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a finite number > 0, got -1.0
     """
 
     dataset: str = "mnist-5k"
@@ -76,7 +92,7 @@ class TrainConfig:
     batch_size: int = 128
     epochs: int = 1
     seed: int = 0
-    max_loss_factor: float = 1e3
+    max_loss_factor: float = 10.0
     eval_every: int = 0
 
     def __post_init__(self):

@@ -68,8 +68,10 @@ def plot_comparison(runs: dict, out, *, smooth: int = 8, title: str = "") -> lis
         ax.set_ylabel(ylabel)
         if "loss" in name:
             ax.set_yscale("log")
+            ax.text(0.01, 0.01, "line: running mean of batch losses; dots: whole training "
+                    "set at epoch ends", transform=ax.transAxes, fontsize=7, color="grey")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper right" if "loss" in name else "lower right")
         ax.set_title(f"{title}: {ylabel} vs {xlabel.split(' (')[0]}" if title else None,
                      fontsize=10)
         fig.tight_layout()
@@ -97,7 +99,7 @@ def _step_losses(curves: RunCurves):
 
 def _loss_vs_epoch(ax, curves: RunCurves, color, smooth):
     step, loss, _ = _step_losses(curves)
-    x = step / curves.steps_per_epoch
+    x = (step - 1) / curves.steps_per_epoch      # the batch loss is taken before step `step`
     ax.plot(x, loss, color=color, alpha=0.15, lw=0.8)
     ax.plot(x, _running_mean(loss, smooth), color=color, lw=1.5, label=curves.title)
     ep = [r for r in curves.epochs if r.get("train_loss") is not None]
@@ -106,6 +108,7 @@ def _loss_vs_epoch(ax, curves: RunCurves, color, smooth):
 
 def _loss_vs_time(ax, curves: RunCurves, color, smooth):
     _, loss, time = _step_losses(curves)
+    time = np.r_[0.0, time[:-1]]                 # the batch loss is taken before the step
     ax.plot(time, loss, color=color, alpha=0.15, lw=0.8)
     ax.plot(time, _running_mean(loss, smooth), color=color, lw=1.5, label=curves.title)
     ep = [r for r in curves.epochs if r.get("train_loss") is not None]

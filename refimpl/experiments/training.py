@@ -36,7 +36,6 @@ good one, which stays in ``out`` for ``resume=True``.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..data import Dataset, load_dataset
 from ..losses import get_loss
 from ..modules import mlp
@@ -180,6 +180,7 @@ class _Run:
         self.rng.bit_generator.state = meta["shuffle_rng"]
         self.epoch, self.elapsed = int(meta["epoch"]), float(meta["elapsed"])
         self.first_loss = meta["first_loss"]
+        self._saved = (self.epoch, self.state.step)
         for name in METRICS_FILES:
             metrics_log.truncate_after(self.out / name, self.state.step)
         self.logs = {name: MetricsLog(self.out / name, fresh=False) for name in METRICS_FILES}
@@ -290,7 +291,7 @@ class _Run:
                 "shuffle_rng": self.rng.bit_generator.state,
                 "optimizer": {"name": self.config.optimizer,
                               "hyperparameters": _jsonable(self.optimizer.hyperparameters())},
-                "pid": os.getpid()}
+                "refimpl": __version__}
         save_checkpoint(self.out, self.optimizer.params(self.state), self.state.slots, meta)
         self._saved = (self.epoch, self.state.step)
 

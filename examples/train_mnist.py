@@ -1,0 +1,29 @@
+"""Training with checkpoints and resume through the Python API, narrated on the shipped MNIST.
+
+Run: ``python examples/train_mnist.py [OUT]`` (default ``out/example``). Trains the layerwise
+Riemannian SGD (identity output metric, μ = 0.01, lr = 1) on mnist-5k for one epoch, then
+resumes the same run for a second epoch, and prints the per-epoch metrics the run wrote. The
+command-line equivalent is ``refimpl train --epochs 1`` then ``refimpl train --resume
+--epochs 2``. Expect about half a minute per epoch on two idle cores.
+"""
+import sys
+
+from refimpl.experiments import TrainConfig, train
+
+
+def main(out="out/example"):
+    config = TrainConfig(dataset="mnist-5k", widths=(256, 256), activation="tanh",
+                         optimizer="riemannian", lr=1.0, mass=0.01, output_metric="identity",
+                         batch_size=128, epochs=1, seed=0)
+    # A fresh run: epoch 0 (the initialisation) and epoch 1 are evaluated and checkpointed.
+    train(config, out, overwrite=True)
+    # Resume: parameters, optimizer slots, step count and the shuffling generator come from
+    # the checkpoint, so this equals a two-epoch run bit for bit.
+    result = train(config.replace(epochs=2), out, resume=True)
+    for r in result.epochs:
+        print(f"epoch {r['epoch']}: train loss {r['train_loss']:.4f}, test accuracy "
+              f"{100 * r['test_accuracy']:.1f}%, {r['time']:.1f} s of training")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
