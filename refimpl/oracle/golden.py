@@ -26,19 +26,19 @@ quantity            arrays                       value
 ==================  ===========================  =============================================
 
 One case (inputs, quantities, tolerances) is built by :mod:`refimpl.oracle.golden_case`.
-Every value is computed by refimpl's own path (factor pass, Woodbury/push-through solves) and,
-before anything is written, checked against a second path inside refimpl (dense Jacobians
-and dense solves): a case whose two paths disagree beyond its tolerance is an error, not a
-golden vector. Tolerances are per array, ``|got − want| ≤ atol + rtol·|want|`` elementwise:
+Solves and updates come from refimpl's factorised path (factor pass, Woodbury and push-through
+solves), metric blocks from dense per-sample Jacobians; before anything is written each is
+checked against the other path (the factor pass's dense blocks, dense solves): a case whose
+two paths disagree beyond its tolerance is an error, not a golden vector. Tolerances are per array, ``|got − want| ≤ atol + rtol·|want|`` elementwise:
 ``rtol`` is ``1e-12`` for the loss, ``1e-10`` for gradients, multipliers and metrics, and
 ``max(1e-10, 10·ε·κ)`` rounded up to a power of ten for solves and updates (``κ`` the
 2-norm condition number of the ``G`` being solved, ``ε`` = 2.2e-16); ``atol = rtol ·
 max|want|`` over the array.
 
 Generation is deterministic: seeds come from the case names, and files are written
-byte-reproducibly (``_npz.py``, sorted JSON without timestamps). Across machines the floating
-point results may differ in the last bits (BLAS kernels), which is why the drift check compares
-values, not bytes.
+byte-reproducibly (``_npz.py``; JSON in a fixed key order, without timestamps). Across
+machines, and after numerically neutral changes to refimpl, results may differ in the last
+bits (BLAS kernels, summation order), which is why the drift check compares values, not bytes.
 """
 from __future__ import annotations
 
