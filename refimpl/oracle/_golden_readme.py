@@ -200,6 +200,10 @@ shapes include batch 1, output dimension 1, a single linear layer, `S·k > n_m` 
 block, Linear) and `two_branch` (FanOut into a tanh branch and a bias-free sin branch,
 Concat, Linear).
 
+Case names read `<network>-<shape>-<loss>-<output metric>-<mass>` (MLPs:
+`mlp-<activation>-<shape>-…`, where `none` marks a single linear layer). Columns: batch `S`,
+outputs `k`, parameters `n`, modules with parameters, the largest condition number of a `G_m`.
+
 | case | S | k | n | modules | κ max |
 |---|---|---|---|---|---|
 {case_rows}
