@@ -2,10 +2,18 @@
 
 Each kernel has a plain-NumPy twin in :mod:`refimpl.metric._reference` with the same
 signature; the tests compare them. ``cache=True`` stores the compiled code beside this file
-(``__pycache__``), so only the first process on a machine pays the compilation.
+(``__pycache__``), so only the first process on a machine pays the compilation. The kernels
+are generic in the float type (float64 for the public API; float32 works too).
 
-- :func:`fuse_kron_gram`   ``K = I + s · (RRᵀ) ⊙ (E ⊗ 1_{r×r})``   (linear layer, Kronecker mass)
+No kernel calls BLAS or LAPACK: Numba's ``np.dot`` / ``np.linalg`` would use SciPy's OpenBLAS,
+whose thread pool would then compete with NumPy's (the GEMMs around these kernels run on
+NumPy's). Matrices the kernels factor or solve with are read from their lower triangle only.
+
+- :func:`fuse_kron_gram`   ``K = I + s · (RRᵀ) ⊙ (E ⊗ 1_{r×r})`` in place, lower triangle
+  (linear layer, Kronecker mass)
 - :func:`pair_weighted_gram`  ``Σ_p R_s[j,p] R_t[i,p] W_st[p]``     (linear layer, any diagonal mass)
+- :func:`cholesky_block`   Cholesky factor of a diagonal block in place, and its inverse
+  (the unblocked step of :func:`refimpl.metric.inner.cholesky_lower`)
 - :func:`cholesky_solve`   ``x = (L Lᵀ)⁻¹ b`` by forward and back substitution
 """
 from __future__ import annotations
@@ -13,18 +21,31 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+# Reassociating sums lets LLVM vectorise the dot products; no ``nnan``/``ninf`` so that a NaN
+# or an infinity still propagates (the optimizer's divergence check relies on it).
+_FAST = {"reassoc", "contract", "nsz"}
 
-@numba.njit(cache=True, fastmath=False)
+
+@numba.njit(cache=True)
 def fuse_kron_gram(RR, E, r, scale):
-    """``K[(s,j),(t,i)] = δ + scale · RR[(s,j),(t,i)] · E[s,t]``, a new ``(S·r, S·r)`` array."""
+    """Overwrite the lower triangle of ``RR`` (``n × n``, ``n = S·r``) with
+    ``K[(s,j),(t,i)] = δ + scale · RR[(s,j),(t,i)] · E[s,t]`` and return it.
+
+    The strict upper triangle is left as it was (the Cholesky factorisation reads the lower).
+    """
     n = RR.shape[0]
-    K = np.empty_like(RR)
     for a in range(n):
         s = a // r
-        for b in range(n):
-            K[a, b] = scale * RR[a, b] * E[s, b // r]
-        K[a, a] += 1.0
-    return K
+        row = RR[a]
+        for t in range(s):                      # whole r-blocks left of the diagonal block
+            w = scale * E[s, t]
+            for b in range(t * r, t * r + r):
+                row[b] = w * row[b]
+        w = scale * E[s, s]
+        for b in range(s * r, a + 1):           # the diagonal block, up to the diagonal
+            row[b] = w * row[b]
+        row[a] += 1.0
+    return RR
 
 
 @numba.njit(cache=True, fastmath=True)
@@ -52,20 +73,56 @@ def pair_weighted_gram(R, Wst, scale):
     return K
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=_FAST)
+def cholesky_block(D, inv, want_inverse):
+    """Factor the SPD block ``D`` (``b × b``, lower triangle read) in place: its lower
+    triangle becomes ``L`` with ``D = L Lᵀ``; the strict upper triangle is not touched.
+
+    If ``want_inverse``, ``inv`` (``b × b``) receives ``L⁻¹`` (lower triangular, zeros above).
+    Returns 0, or ``j + 1`` if the leading minor of order ``j + 1`` is not positive (LAPACK's
+    ``info``); ``D`` is then partly overwritten.
+    """
+    b = D.shape[0]
+    for j in range(b):                          # Cholesky–Crout, row by row
+        for i in range(j + 1):
+            acc = D[j, i]
+            for k in range(i):
+                acc -= D[j, k] * D[i, k]
+            if i < j:
+                D[j, i] = acc / D[i, i]
+            elif acc > 0.0:
+                D[j, j] = np.sqrt(acc)
+            else:
+                return j + 1
+    if want_inverse:                            # L⁻¹ row by row: X[i, :i] from X[:i, :i]
+        for i in range(b):
+            for j in range(b):
+                inv[i, j] = 0.0
+            d = 1.0 / D[i, i]
+            inv[i, i] = d
+            for k in range(i):                  # X[i, j] = −(Σ_{k<i} L[i,k] X[k,j]) / L[i,i]
+                lik = D[i, k] * d
+                for j in range(k + 1):
+                    inv[i, j] -= lik * inv[k, j]
+    return 0
+
+
+@numba.njit(cache=True, fastmath=_FAST)
 def cholesky_solve(L, b):
-    """Solve ``L Lᵀ x = b`` for lower-triangular ``L`` (``n × n``) and ``b`` of shape (n, k)."""
+    """Solve ``L Lᵀ x = b`` for lower-triangular ``L`` (``n × n``, lower triangle read) and
+    ``b`` of shape (n, k); returns a new (n, k) array."""
     n, k = b.shape
-    x = b.copy()
-    for c in range(k):                 # forward: L y = b
-        for i in range(n):
-            acc = x[i, c]
+    x = np.empty((k, n), dtype=b.dtype)
+    for c in range(k):
+        y = x[c]
+        for i in range(n):                      # forward, L y = b (row i of L: a dot product)
+            acc = b[i, c]
             for j in range(i):
-                acc -= L[i, j] * x[j, c]
-            x[i, c] = acc / L[i, i]
-        for i in range(n - 1, -1, -1):  # backward: Lᵀ x = y
-            acc = x[i, c]
-            for j in range(i + 1, n):
-                acc -= L[j, i] * x[j, c]
-            x[i, c] = acc / L[i, i]
-    return x
+                acc -= L[i, j] * y[j]
+            y[i] = acc / L[i, i]
+        for i in range(n - 1, -1, -1):          # backward, Lᵀ x = y (row i of L: an axpy)
+            xi = y[i] / L[i, i]
+            y[i] = xi
+            for j in range(i):
+                y[j] -= L[i, j] * xi
+    return x.T.copy()

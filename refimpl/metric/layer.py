@@ -21,6 +21,10 @@ Two ways to apply ``G⁻¹``, chosen by cost (``method="auto"``) and reported in
   ``generic``        any module: ``B̃`` materialised, ``(B̃ M⁻¹) B̃ᵀ``.
 - ``"primal"``: ``G`` built explicitly (``n × n``) and Cholesky-factorised; cost
   ``O(n² Sr + n³)``. Also the dense reference for tests.
+
+Only the lower triangle of ``K`` is formed where that saves work (``linear-scalar``,
+``linear-kron``): the Cholesky factorisation (:func:`refimpl.metric.inner.cholesky_lower`)
+reads nothing else.
 """
 from __future__ import annotations
 
@@ -46,14 +50,29 @@ def _is_rank_one(MW):
     return np.allclose(np.outer(u, v), MW, rtol=1e-13, atol=0.0), u, v
 
 
+def gram_lower(X: np.ndarray, nb: int = 256) -> np.ndarray:
+    """``X Xᵀ`` (``X`` of shape ``(n, k)``) with only its lower triangle formed (by block rows,
+    each one matrix product; the strict upper triangle of the result is not meaningful)."""
+    n = X.shape[0]
+    if n <= nb:
+        return X @ X.T
+    out = np.empty((n, n), dtype=X.dtype)
+    for i in range(0, n, nb):
+        e = min(i + nb, n)
+        np.matmul(X[i:e], X[:e].T, out=out[i:e, :e])
+    return out
+
+
 def inner_gram(block: Block, mass, S: int):
-    """``(B̃ M⁻¹ B̃ᵀ, path)`` for one block, by the cheapest formula that applies."""
+    """``(K, path)`` with ``K = I + B̃ M⁻¹ B̃ᵀ`` for one block, by the cheapest formula that
+    applies. For the linear paths with scalar or Kronecker mass only the lower triangle of
+    ``K`` is meaningful (all the Cholesky factorisation reads)."""
     if isinstance(block, LinearBlock):
         R2 = block.R.reshape(S * block.r, -1)
         A = block.A
         if not isinstance(mass, dict):
             E = (A @ A.T) / mass + (1.0 / mass if block.bias else 0.0)
-            K = _kernels.fuse_kron_gram(R2 @ R2.T, E, block.r, 1.0 / S)
+            K = _kernels.fuse_kron_gram(gram_lower(R2), E, block.r, 1.0 / S)
             return K, "linear-scalar"
         rank1, u, v = _is_rank_one(mass["W"])
         if rank1:
@@ -68,14 +87,23 @@ def inner_gram(block: Block, mass, S: int):
             Wst += 1.0 / mass["b"]
         return _kernels.pair_weighted_gram(block.R, Wst, 1.0 / S), "linear-diag"
     Bt = block.materialize().reshape(S * block.r, -1)
-    inv_m = tree.flatten(_inv_mass_tree(mass, block.shapes))
-    return np.eye(S * block.r) + ((Bt * inv_m) @ Bt.T) / S, "generic"
+    if isinstance(mass, dict):
+        inv_m = tree.flatten(_inv_mass_tree(mass, block.shapes))
+        K = (Bt * inv_m) @ Bt.T
+        K /= S
+    else:                                   # scalar mass: no scaled copy of B̃
+        K = gram_lower(Bt)
+        K *= 1.0 / (S * mass)
+    K[np.diag_indices(S * block.r)] += 1.0
+    return K, "generic"
 
 
 def _shares_factor(block, mass) -> bool:
     """A linear block whose factor rows are the same for every sample, with scalar mass."""
-    return (isinstance(block, LinearBlock) and not isinstance(mass, dict) and block.S > 1
-            and bool(np.all(block.R == block.R[:1])))
+    if not (isinstance(block, LinearBlock) and not isinstance(mass, dict) and block.S > 1):
+        return False
+    R = block.R
+    return np.array_equal(R[1], R[0]) and bool(np.all(R == R[:1]))   # cheap test first
 
 
 class LayerMetric:
@@ -95,7 +123,10 @@ class LayerMetric:
             raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
         self.block, self.mass = block, mass
         self.S, self.r, self.n = block.S, block.r, block.n
-        self.inv_mass = _inv_mass_tree(mass, block.shapes)
+        # M⁻¹ per leaf: a Python float for a scalar mass (no parameter-sized arrays, and the
+        # blocks' float type is kept), else arrays shaped like the parameters
+        self.inv_mass = (_inv_mass_tree(mass, block.shapes) if isinstance(mass, dict)
+                         else {k: 1.0 / mass for k in block.shapes})
         m = self.S * self.r
         if method == "auto":
             woodbury_cost = m * m * self.n + m ** 3 / 3
@@ -103,7 +134,7 @@ class LayerMetric:
             method = "woodbury" if woodbury_cost <= primal_cost else "primal"
         self.method = method
         if method == "primal":
-            self.inner, self.path = CholeskyInner(self.dense()), "dense"
+            self.inner, self.path = CholeskyInner(self.dense(), overwrite=True), "dense"
         elif _shares_factor(block, mass):
             A = block.A
             E = (A @ A.T) / mass + (1.0 / mass if block.bias else 0.0)
@@ -112,7 +143,7 @@ class LayerMetric:
             self.path = "linear-shared-factor"
         else:
             K, self.path = inner_gram(block, mass, self.S)
-            self.inner = CholeskyInner(K)
+            self.inner = CholeskyInner(K, overwrite=True)
         self.inner_size = self.inner.size
 
     # -- the three operations -------------------------------------------------------------
@@ -140,13 +171,17 @@ class LayerMetric:
             g = tree.tree_map(lambda x: x / self.S, self.block.apply_T(c))
             return self._primal_solve(tree.flatten(g), g)
         corr = self.block.apply_T(self._inner_solve(c))
-        return tree.tree_map(lambda mi, x: mi * x / self.S, self.inv_mass, corr)
+        return tree.tree_map(lambda mi, x: x * (mi / self.S), self.inv_mass, corr)
 
     def dense(self) -> np.ndarray:
         """``G`` as an explicit ``(n, n)`` matrix (flat parameter order)."""
         Bt = self.block.materialize().reshape(self.S * self.r, self.n)
-        G = Bt.T @ Bt / self.S
-        G[np.diag_indices(self.n)] += 1.0 / tree.flatten(self.inv_mass)
+        G = Bt.T @ Bt
+        G /= self.S
+        mass = self.mass if isinstance(self.mass, dict) else \
+            {k: self.mass for k in self.block.shapes}
+        G[np.diag_indices(self.n)] += np.concatenate(
+            [np.broadcast_to(mass[k], s).ravel() for k, s in self.block.shapes.items()])
         return G
 
     def inner_condition(self) -> float:

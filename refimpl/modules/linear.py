@@ -77,7 +77,9 @@ class Linear(Module):
         return dz
 
     def _pullback_input(self, params, a, R):
-        return R @ params["W"]                        # (S, r, m) @ (m, n) → (S, r, n)
+        # (S, r, m) @ (m, n) → (S, r, n), as one (S·r × m)(m × n) product
+        S, r, m = R.shape
+        return (R.reshape(S * r, m) @ params["W"]).reshape(S, r, -1)
 
     def _vjp_input(self, params, a, zbar):
         return zbar @ params["W"]
@@ -125,8 +127,13 @@ class LinearBlock(Block):
 
     def materialize(self) -> np.ndarray:
         S, r, m = self.R.shape
-        BW = np.einsum("sjp,sq->sjpq", self.R, self.A).reshape(S, r, -1)
-        return np.concatenate([BW, self.R], axis=2) if self.bias else BW
+        n = self.A.shape[1]
+        B = np.empty((S, r, m * n + (m if self.bias else 0)), dtype=self.R.dtype)
+        np.multiply(self.R[:, :, :, None], self.A[:, None, None, :],     # R_s[j,p] a_s[q]
+                    out=B[:, :, :m * n].reshape(S, r, m, n))
+        if self.bias:
+            B[:, :, m * n:] = self.R
+        return B
 
     def apply(self, v: dict) -> np.ndarray:
         # B_s v = R_s (W a_s + b)                                      (S, r)

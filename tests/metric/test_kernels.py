@@ -4,6 +4,7 @@ import pytest
 
 from fd import rel_err
 from refimpl.metric import _kernels, _reference
+from refimpl.metric.inner import cholesky_lower
 
 
 @pytest.mark.parametrize("S,r,m", [(1, 1, 1), (3, 2, 4), (7, 10, 5)])
@@ -11,8 +12,15 @@ def test_fuse_kron_gram(S, r, m):
     rng = np.random.default_rng(S * 100 + r)
     R2 = rng.standard_normal((S * r, m))
     A = rng.standard_normal((S, 6))
-    args = (R2 @ R2.T, A @ A.T + 1.0, r, 0.37)
-    assert rel_err(_kernels.fuse_kron_gram(*args), _reference.fuse_kron_gram(*args)) < 1e-15
+    RR, E = R2 @ R2.T, A @ A.T + 1.0
+    RR[np.triu_indices(S * r, 1)] = np.nan           # the kernel must not read the upper part
+    got = _kernels.fuse_kron_gram(RR.copy(), E, r, 0.37)
+    want = _reference.fuse_kron_gram(RR.copy(), E, r, 0.37)
+    lower = np.tril_indices(S * r)
+    assert rel_err(got[lower], want[lower]) < 1e-15
+    assert np.isnan(got[np.triu_indices(S * r, 1)]).all()       # in place, upper untouched
+    full = np.eye(S * r) + 0.37 * (R2 @ R2.T) * np.kron(E, np.ones((r, r)))
+    assert rel_err(got[lower], full[lower]) < 1e-15
 
 
 @pytest.mark.parametrize("S,r,m", [(1, 1, 1), (3, 2, 4), (6, 3, 9)])
@@ -27,11 +35,69 @@ def test_pair_weighted_gram(S, r, m):
 
 
 @pytest.mark.parametrize("n,k", [(1, 1), (5, 1), (40, 3)])
-def test_cholesky_solve(n, k):
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 1e-5)])
+def test_cholesky_solve(n, k, dtype, tol):
     rng = np.random.default_rng(n)
     A = rng.standard_normal((n, n))
-    L = np.linalg.cholesky(A @ A.T + n * np.eye(n))
-    b = rng.standard_normal((n, k))
-    got, want = _kernels.cholesky_solve(L, b), _reference.cholesky_solve(L, b)
-    assert rel_err(got, want) < 1e-13
-    assert rel_err(L @ (L.T @ got), b) < 1e-13
+    L = np.linalg.cholesky(A @ A.T + n * np.eye(n)).astype(dtype)
+    b = rng.standard_normal((n, k)).astype(dtype)
+    Lg = L.copy()
+    Lg[np.triu_indices(n, 1)] = np.nan                  # only the lower triangle is read
+    got, want = _kernels.cholesky_solve(Lg, b), _reference.cholesky_solve(L, b)
+    assert got.dtype == dtype and got.flags.c_contiguous
+    assert rel_err(got, want) < tol
+    assert rel_err(L @ (L.T @ got), b) < tol
+
+
+def spd(rng, n, dtype=np.float64):
+    A = rng.standard_normal((n, n))
+    return (A @ A.T + n * np.eye(n)).astype(dtype)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 33])
+@pytest.mark.parametrize("want_inverse", [True, False])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 1e-5)])
+def test_cholesky_block(n, want_inverse, dtype, tol):
+    rng = np.random.default_rng(n)
+    K = spd(rng, n, dtype)
+    K[np.triu_indices(n, 1)] = np.nan                   # only the lower triangle is read
+    got_D, want_D = K.copy(), K.copy()
+    got_inv, want_inv = np.zeros((n, n), dtype), np.zeros((n, n), dtype)
+    assert _kernels.cholesky_block(got_D, got_inv, want_inverse) == 0
+    assert _reference.cholesky_block(want_D, want_inv, want_inverse) == 0
+    lower = np.tril_indices(n)
+    assert rel_err(got_D[lower], want_D[lower]) < tol
+    assert np.isnan(got_D[np.triu_indices(n, 1)]).all()         # upper part untouched
+    if want_inverse:
+        assert rel_err(got_inv, want_inv) < tol
+        assert rel_err(np.tril(got_D) @ got_inv, np.eye(n)) < 10 * tol
+
+
+@pytest.mark.parametrize("bad", [0, 3])
+def test_cholesky_block_reports_the_first_nonpositive_minor(bad):
+    rng = np.random.default_rng(5)
+    K = spd(rng, 6)
+    K[bad, bad] = -1.0                                  # leading minor bad + 1 is negative
+    inv = np.zeros((6, 6))
+    assert _kernels.cholesky_block(K.copy(), inv, True) == bad + 1
+    assert _reference.cholesky_block(K.copy(), inv, True) == bad + 1
+
+
+@pytest.mark.parametrize("n,nb", [(1, 96), (50, 96), (200, 64), (257, 96), (130, 13)])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 1e-5)])
+def test_blocked_cholesky_matches_lapack(n, nb, dtype, tol):
+    rng = np.random.default_rng(n + nb)
+    K = spd(rng, n, dtype)
+    want = np.linalg.cholesky(K.astype(np.float64))
+    Kg = K.copy()
+    Kg[np.triu_indices(n, 1)] = np.nan                  # only the lower triangle is read
+    got = np.tril(cholesky_lower(Kg, nb, small=0))              # the blocked algorithm
+    assert rel_err(got, want) < tol
+    assert rel_err(np.tril(cholesky_lower(K.copy())), want) < tol  # LAPACK below SMALL
+
+
+def test_blocked_cholesky_rejects_an_indefinite_matrix():
+    K = spd(np.random.default_rng(0), 150)
+    K[120, 120] = -5.0
+    with pytest.raises(np.linalg.LinAlgError, match="order 121"):
+        cholesky_lower(K, 64, small=0)
