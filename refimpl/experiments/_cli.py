@@ -25,7 +25,7 @@ def register(subparsers) -> None:
 
 # -- refimpl train -------------------------------------------------------------------------
 _TRAIN_OPTIONS = ("dataset", "data_dir", "widths", "activation", "optimizer", "output_metric",
-                  "mass", "lr", "batch_size", "epochs", "seed", "max_loss_factor", "eval_every")
+                  "mass", "lr", "batch_size", "epochs", "drop_last", "seed", "max_loss_factor", "eval_every")
 
 
 def _add_train(subparsers) -> None:
@@ -55,6 +55,8 @@ def _add_train(subparsers) -> None:
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--batch-size", type=int, help=f"mini-batch size (default {d.batch_size})")
     p.add_argument("--epochs", type=int, help=f"epochs to train to (default {d.epochs})")
+    p.add_argument("--drop-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="skip each epoch's short last batch (default: yes)")
     p.add_argument("--seed", type=int, help=f"seed of the initialisation and the shuffling "
                    f"(default {d.seed})")
     p.add_argument("--max-loss-factor", type=float, help="stop as diverged when a batch loss "

@@ -53,7 +53,7 @@ from ..optim import DivergenceError, make_optimizer
 from .config import TrainConfig
 from .metrics_log import read_records
 from .report import TARGET, render_report
-from .training import train
+from .training import steps_per_epoch, train
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,8 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
     load_start = _loadavg()
     t_start = time.perf_counter()
     ds = load_dataset(dataset, data_dir) if data is None else data
-    steps_per_epoch = -(-len(ds.y_train) // batch_size)
-    eval_every = max(steps_per_epoch // EVALS_PER_EPOCH, 1)
+    n_steps = steps_per_epoch(len(ds.y_train), next(iter(configs.values())))
+    eval_every = max(n_steps // EVALS_PER_EPOCH, 1)
     _warm_up({configs[k].optimizer for k in keys})
     results = {}
     for k in keys:
@@ -140,9 +140,9 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
         try:
             train(config, out / k, dataset=ds, overwrite=True, progress=progress, quiet=quiet,
                   label=k)
-            results[k] = _summarise(k, config, out / k, steps_per_epoch)
+            results[k] = _summarise(k, config, out / k)
         except DivergenceError as exc:
-            results[k] = _summarise(k, config, out / k, steps_per_epoch, failure=str(exc))
+            results[k] = _summarise(k, config, out / k, failure=str(exc))
             if not quiet:
                 print(f"[{k}] diverged: {exc}", file=sys.stderr)
     model = "-".join(str(w) for w in (ds.n_features, *widths, ds.n_classes)) + " tanh"
@@ -152,14 +152,14 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
                          "load_average_start": load_start, "load_average_end": _loadavg(),
                          "total_seconds": 0.0, "numpy": np.__version__},
                "optimizers": results}
-    plots = _plots(results, out, steps_per_epoch, f"{ds.name}, MLP {model}")
+    plots = _plots(results, out, n_steps, f"{ds.name}, MLP {model}")
     summary["setup"]["total_seconds"] = time.perf_counter() - t_start
     (out / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     (out / "report.md").write_text(render_report(summary, plots))
     return summary
 
 
-def _summarise(key: str, config: TrainConfig, run_dir: Path, steps_per_epoch: int,
+def _summarise(key: str, config: TrainConfig, run_dir: Path,
                failure: str | None = None) -> dict:
     """One optimizer's entry of ``summary.json``, from its metrics files."""
     epochs = read_records(run_dir / "epochs.jsonl")
@@ -168,18 +168,18 @@ def _summarise(key: str, config: TrainConfig, run_dir: Path, steps_per_epoch: in
     last = epochs[-1] if epochs else {}
     trained = [r for r in epochs if r["epoch"] > 0]
     seconds = float(last.get("time") or 0.0)
-    n_steps = int(last.get("step") or 0)
+    total_steps = int(last.get("step") or 0)
     hit = next((r for r in evals if (r.get("test_accuracy") or 0) >= TARGET), None)
     hyper = dict(config.hyper(), batch_size=config.batch_size)
     entry = {"title": PLAN[key].title, "optimizer": config.optimizer, "hyperparameters": hyper,
-             "epochs": len(trained), "steps": n_steps,
+             "epochs": len(trained), "steps": total_steps,
              "train_loss": last.get("train_loss"), "test_loss": last.get("test_loss"),
              "test_accuracy": last.get("test_accuracy"),
              "best_test_accuracy": max((r["test_accuracy"] for r in evals
                                         if r.get("test_accuracy") is not None), default=None),
              "seconds": seconds,
              "seconds_per_epoch": seconds / len(trained) if trained else None,
-             "seconds_per_step": seconds / n_steps if n_steps else None,
+             "seconds_per_step": seconds / total_steps if total_steps else None,
              "epochs_to_90": None if hit is None else hit["epoch"],
              "seconds_to_90": None if hit is None else hit["time"],
              "status": "ok" if failure is None else "diverged", "message": failure}

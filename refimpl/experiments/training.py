@@ -156,7 +156,7 @@ class _Run:
         self.loss = get_loss("cross_entropy")
         self.progress, self.quiet, self.label = progress, quiet, label
         self.n = len(dataset.y_train)
-        self.steps_per_epoch = -(-self.n // config.batch_size)
+        self.steps_per_epoch = steps_per_epoch(self.n, config)
         self.logs, self._saved = {}, None
 
     # -- starting -------------------------------------------------------------------------
@@ -216,7 +216,8 @@ class _Run:
                           enabled=self.progress)
         losses, seconds = [], 0.0
         try:
-            for i, start in enumerate(range(0, self.n, cfg.batch_size)):
+            for i in range(self.steps_per_epoch):
+                start = i * cfg.batch_size
                 t0 = time.perf_counter()
                 idx = order[start:start + cfg.batch_size]
                 step = self.state.step
@@ -296,6 +297,12 @@ class _Run:
         self._saved = (self.epoch, self.state.step)
 
 
+def steps_per_epoch(n_train: int, config: TrainConfig) -> int:
+    """Batches per epoch: ``⌈n/b⌉``, or ``⌊n/b⌋`` with ``drop_last`` (at least one)."""
+    full, short = divmod(n_train, config.batch_size)
+    return full + (1 if short and not (config.drop_last and full) else 0)
+
+
 def _check_same_run(saved: TrainConfig, given: TrainConfig, out: Path) -> None:
     """A resumed run must keep its configuration; only ``epochs`` may change."""
     a, b = saved.to_dict(), given.to_dict()
@@ -324,4 +331,4 @@ def _jsonable(d: dict) -> dict:
             for k, v in d.items()}
 
 
-__all__ = ["train", "TrainResult", "METRICS_FILES"]
+__all__ = ["train", "TrainResult", "METRICS_FILES", "steps_per_epoch"]

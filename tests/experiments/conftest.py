@@ -1,18 +1,8 @@
 """Fixtures: a tiny synthetic classification data set and small training configurations."""
-import numpy as np
 import pytest
+from experiment_cases import make_tiny_dataset
 
-from refimpl.data import Dataset
 from refimpl.experiments import TrainConfig
-
-
-def make_tiny_dataset(n_train=48, n_test=24, n_features=6, seed=0):
-    """Three classes separable by the first feature's thirds, plus noise features."""
-    rng = np.random.default_rng(seed)
-    X = rng.random((n_train + n_test, n_features))
-    y = np.minimum((X[:, 0] * 3).astype(np.int64), 2)
-    return Dataset("mnist-5k", X[:n_train], y[:n_train], X[n_train:], y[n_train:],
-                   ("a", "b", "c"))
 
 
 @pytest.fixture

@@ -1,4 +1,17 @@
-"""Cases as data for the experiments tests."""
+"""Cases as data for the experiments tests, and the tiny data set they train on."""
+import numpy as np
+
+from refimpl.data import Dataset
+
+
+def make_tiny_dataset(n_train=48, n_test=24, n_features=6, seed=0):
+    """Three classes separable by the first feature's thirds, plus noise features."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_train + n_test, n_features))
+    y = np.minimum((X[:, 0] * 3).astype(np.int64), 2)
+    return Dataset("mnist-5k", X[:n_train], y[:n_train], X[n_train:], y[n_train:],
+                   ("a", "b", "c"))
+
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "riemannian", "gauss-newton")
 """Every optimizer, each must resume bit-for-bit."""

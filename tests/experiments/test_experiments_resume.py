@@ -1,7 +1,7 @@
 """Resuming from a checkpoint gives bit-for-bit the run an uninterrupted one gives."""
 import numpy as np
 import pytest
-from experiment_cases import OPTIMIZERS
+from experiment_cases import OPTIMIZERS, make_tiny_dataset
 
 from refimpl import tree
 from refimpl.experiments import load_checkpoint, train
@@ -55,3 +55,10 @@ def test_a_second_fresh_run_does_not_clobber_the_first(tmp_path, tiny_data, conf
 def test_resume_without_checkpoint_is_an_error(tmp_path, tiny_data, config):
     with pytest.raises(ValueError, match="no checkpoint"):
         train(config(), tmp_path, dataset=tiny_data, resume=True, quiet=True)
+
+
+@pytest.mark.parametrize("drop_last, steps", [(True, 3), (False, 4)])
+def test_drop_last_skips_the_short_batch(tmp_path, config, drop_last, steps):
+    data = make_tiny_dataset(n_train=50)                 # 3 batches of 16 and one of 2
+    result = train(config(epochs=1, drop_last=drop_last), tmp_path, dataset=data, quiet=True)
+    assert result.state.step == steps
