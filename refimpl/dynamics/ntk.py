@@ -41,7 +41,7 @@ from scipy.linalg import cho_factor, cho_solve
 from .. import spaces
 from ..metric import check_mass
 from ..metric.mass import at_path
-from ..modules import Module, block_items
+from ..modules import Module, block_items, check_network
 from ..modules.linear import LinearBlock
 
 __all__ = ["generalized_ntk", "contraction_rate", "jacobian_grams", "jacobian_norms"]
@@ -144,11 +144,7 @@ def jacobian_norms(model: Module, params, X) -> np.ndarray:
 
 # -- private ----------------------------------------------------------------------------------
 def _check(model, params, X, mass):
-    if not isinstance(model, Module):
-        raise TypeError(f"model must be a refimpl Module, got {type(model).__name__}")
-    if not isinstance(model.out_space, int):
-        raise ValueError("the model's output must be a single array R^k, got the product space "
-                         f"{spaces.describe(model.out_space)}")
+    check_network(model)
     params = model.check_params(params)
     if model.n_params == 0:
         raise ValueError(f"{model!r} has no parameters: there is no tangent kernel")

@@ -43,7 +43,7 @@ from .. import spaces, tree
 from .._validation import as_float_array
 from ..backprop import solve as backprop_solve
 from ..metric import build_metric, check_mass, min_mass
-from ..modules import Module
+from ..modules import Module, check_network
 from .ntk import contraction_rate, generalized_ntk, jacobian_norms
 
 __all__ = ["StabilityConstants", "stability_bound", "disturbance_bound", "metric_change_bound",
@@ -219,11 +219,7 @@ def _check_constants(kappa, L, mu, n):
 
 
 def _check_data(model, X, T, tag):
-    if not isinstance(model, Module):
-        raise TypeError(f"model must be a refimpl Module, got {type(model).__name__}")
-    if not isinstance(model.out_space, int):
-        raise ValueError("the model's output must be a single array R^k, got "
-                         f"{spaces.describe(model.out_space)}")
+    check_network(model)
     X = spaces.check_point(X, model.in_space, f"X{tag}")
     n = spaces.batch_size(X, model.in_space)
     if n == 0:

@@ -1,5 +1,5 @@
 """Riemannian modules (SPEC §5): atoms, wiring, and the composition algebra."""
-from .base import Module, block_items
+from .base import Module, block_items, check_network
 from .blocks import Block, DenseBlock
 from .composition import Parallel, Sequential
 from .linear import Linear, LinearBlock
@@ -8,5 +8,5 @@ from .pointwise import ACTIVATIONS, Pointwise, activation
 from .wiring import Concat, FanOut, Identity, Sum
 
 __all__ = ["Module", "Linear", "Pointwise", "activation", "ACTIVATIONS", "Sequential",
-           "Parallel", "FanOut", "Sum", "Concat", "Identity", "mlp", "residual", "block_items",
+           "Parallel", "FanOut", "Sum", "Concat", "Identity", "mlp", "residual", "block_items", "check_network",
            "Block", "DenseBlock", "LinearBlock"]

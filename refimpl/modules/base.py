@@ -193,6 +193,17 @@ class Module:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def check_network(model) -> "Module":
+    """A module whose output is one array ``R^k`` (what a loss and the output metric need)."""
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a refimpl Module, got {type(model).__name__}")
+    if not isinstance(model.out_space, int):
+        raise ValueError("the model's output must be a single array R^k, got the product space "
+                         f"{spaces.describe(model.out_space)}")
+    return model
+
+
+
 def _shape_items(shapes, prefix=""):
     for key, value in shapes.items():
         if isinstance(value, dict):

@@ -22,7 +22,7 @@ from .. import tree
 from .._validation import as_positive_float
 from ..backprop import solve
 from ..losses import get_loss
-from ..modules import Module
+from ..modules import Module, check_network
 
 
 class DivergenceError(RuntimeError):
@@ -41,9 +41,7 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, model: Module, loss="mse", *, lr: float):
-        if not isinstance(model, Module):
-            raise TypeError(f"model must be a refimpl Module, got {type(model).__name__}")
-        self.model, self.loss = model, get_loss(loss)
+        self.model, self.loss = check_network(model), get_loss(loss)
         self.lr = as_positive_float(lr, "lr")
 
     def init(self, params) -> OptState:
