@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import spaces, tree
-from ..losses import Loss, get_loss
+from ..losses import get_loss
 from ..modules import Module, Sequential
 
 

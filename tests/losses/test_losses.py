@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fd import FD_RTOL, central, rel_err
+from fd import central, rel_err
 from refimpl.losses import (MSE, ConstantMetric, CrossEntropy, get_loss, get_output_metric)
 
 LOSS_CASES = {  # name: (loss, targets builder(rng, S, k))
