@@ -83,6 +83,13 @@ def test_cholesky_block_reports_the_first_nonpositive_minor(bad):
     assert _reference.cholesky_block(K.copy(), inv, True) == bad + 1
 
 
+def signaling_nan(dtype):
+    """A signalling NaN: any arithmetic on it raises under ``np.errstate(invalid="raise")``."""
+    bits = {np.float64: (np.uint64, 0x7FF4000000000000), np.float32: (np.uint32, 0x7FA00000)}
+    utype, pattern = bits[dtype]
+    return np.array([pattern], dtype=utype).view(dtype)[0]
+
+
 @pytest.mark.parametrize("n,nb", [(1, 96), (50, 96), (200, 64), (257, 96), (130, 13)])
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 1e-5)])
 def test_blocked_cholesky_matches_lapack(n, nb, dtype, tol):
@@ -90,8 +97,10 @@ def test_blocked_cholesky_matches_lapack(n, nb, dtype, tol):
     K = spd(rng, n, dtype)
     want = np.linalg.cholesky(K.astype(np.float64))
     Kg = K.copy()
-    Kg[np.triu_indices(n, 1)] = np.nan                  # only the lower triangle is read
-    got = np.tril(cholesky_lower(Kg, nb, small=0))              # the blocked algorithm
+    Kg[np.triu_indices(n, 1)] = signaling_nan(dtype)    # the upper triangle is never touched
+    with np.errstate(invalid="raise"):
+        got = np.tril(cholesky_lower(Kg, nb, small=0))          # the blocked algorithm
+    assert np.isnan(Kg[np.triu_indices(n, 1)]).all()
     assert rel_err(got, want) < tol
     assert rel_err(np.tril(cholesky_lower(K.copy())), want) < tol  # LAPACK below SMALL
 
