@@ -149,9 +149,11 @@ class LayerMetric:
     # -- the three operations -------------------------------------------------------------
     def matvec(self, v: dict) -> dict:
         """``G v = M v + (1/S) Σ_s B_sᵀ B_s v``."""
-        Bv = self.block.apply(v)
-        return tree.tree_map(lambda m_inv, x, y: x / m_inv + y / self.S,
-                             self.inv_mass, v, self.block.apply_T(Bv))
+        out = self.block.apply_T(self.block.apply(v))     # new arrays, finished in place
+        for k, y in out.items():
+            y /= self.S
+            y += v[k] / self.inv_mass[k]
+        return out
 
     def solve(self, v: dict) -> dict:
         """``G⁻¹ v`` by eq. (2) (Woodbury) or the primal Cholesky solve."""
@@ -170,8 +172,10 @@ class LayerMetric:
         if self.method == "primal":
             g = tree.tree_map(lambda x: x / self.S, self.block.apply_T(c))
             return self._primal_solve(tree.flatten(g), g)
-        corr = self.block.apply_T(self._inner_solve(c))
-        return tree.tree_map(lambda mi, x: x * (mi / self.S), self.inv_mass, corr)
+        corr = self.block.apply_T(self._inner_solve(c))   # new arrays, scaled in place
+        for k, x in corr.items():
+            x *= self.inv_mass[k] / self.S
+        return corr
 
     def dense(self) -> np.ndarray:
         """``G`` as an explicit ``(n, n)`` matrix (flat parameter order)."""

@@ -139,7 +139,7 @@ class LinearBlock(Block):
         # B_s v = R_s (W a_s + b)                                      (S, r)
         z = self.A @ v["W"].T
         if self.bias:
-            z = z + v["b"]
+            z += v["b"]
         return np.einsum("sjp,sp->sj", self.R, z)
 
     def apply_T(self, C: np.ndarray) -> dict:
