@@ -67,6 +67,11 @@ def commentary(summary: dict) -> list[str]:
         out.append(f"Fewest epochs to {TARGET:.0%}: {by_epoch['title']} "
                    f"({by_epoch['epochs_to_90']:.3g} epochs). Least training time to "
                    f"{TARGET:.0%}: {by_time['title']} ({_secs(by_time['seconds_to_90'])} s).")
+    after_one = sorted(((r["test_accuracy_by_epoch"][1], r["title"]) for r in ok.values()
+                        if len(r.get("test_accuracy_by_epoch") or []) > 1), reverse=True)
+    if len(after_one) > 1:
+        out.append("Test accuracy after one epoch (the same batches for all): "
+                   + "; ".join(f"{t} {100 * a:.1f}%" for a, t in after_one) + ".")
     if "sgd" in ok and ok["sgd"]["seconds_per_step"] > 0:
         base = ok["sgd"]["seconds_per_step"]
         costs = [f"{r['title']} {r['seconds_per_step'] / base:.0f}x" for k, r in ok.items()

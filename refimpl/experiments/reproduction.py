@@ -8,6 +8,7 @@ the same initialisation and with the same batch order (one seed), and writes int
 - ``summary.json``: ``{"setup": {...}, "optimizers": {key: {...}}}``; per optimizer
   ``train_loss``, ``test_loss``, ``test_accuracy`` (a fraction), ``best_test_accuracy``,
   ``seconds_per_epoch``, ``seconds``, ``seconds_per_step``, ``epochs``, ``steps``,
+  ``test_accuracy_by_epoch`` / ``train_loss_by_epoch`` (lists, index 0 = initialisation),
   ``epochs_to_90`` / ``seconds_to_90`` (first evaluation at ≥ 90%, else ``null``),
   ``optimizer``, ``hyperparameters``, ``title``, ``status`` (``"ok"`` / ``"diverged"``) and
   ``message``;
@@ -22,20 +23,74 @@ optimizers are compiled (or loaded from cache) on a tiny model before any timing
 How the defaults were chosen
 ----------------------------
 Sweep on mnist-5k, MLP 784-256-256-10 tanh, batch 128, seed 0 (LeCun-normal initialisation,
-the same batches for all), 2 shared cores, load average 3–5 (other engineers' tests running).
-Test accuracy after the given epochs (``/`` separates epochs), "div." = DivergenceError:
+pixels in [0, 1], identical batches for all), on 2 cores shared with other engineers' test
+runs (load average 2–10, so the sweep's seconds are not comparable; the final table's are
+measured by one default run). Test accuracy in % after the given epochs; ``drop`` = the short
+last batch of each epoch (32 of 4,000 samples) skipped, which became the default after the
+first rounds.
 
-==============================  ==========================  =================================
-optimizer                       setting                     test accuracy (epochs 1 / 2 / …)
-==============================  ==========================  =================================
-SGD                             lr 0.05                     77.6 / 82.7 / … / 89.4% (10)
-SGD                             lr 0.1                      80.3 / 86.1 / … / 89.4% (10)
-SGD                             lr 0.2                      82.2 / 86.9 / … / 85.8% (10)
-SGD                             lr 0.5                      53.8 / 81.3 / … / 79.9% (10)
-Adam                            lr 3e-4 / 1e-3 / 3e-3       89.5 / 89.9 / 91.1% after 5
-==============================  ==========================  =================================
+SGD (lr; epochs 1 / 5 / 10 / 20 / 30 / 40), first epoch at ≥ 90% in brackets::
 
-(completed below from the measurements; see the module's git history for the raw log)
+    0.05            77.6 / 87.2 / 89.4 / 90.0 / –    / –      (16)
+    0.1             80.3 / 89.4 / 89.4 / 90.8 / 90.5 / 90.3   (13)
+    0.2             82.2 / 89.0 / 85.8 / 89.4 / 90.6 / 90.6   (14)
+    0.5             53.8 / 89.0 / 79.9 (10 epochs; unstable)
+    0.1  drop       84.1 / 88.8 / 89.7 / 90.1 / 90.8 / 90.7   (11)
+    0.2  drop       85.7 / 89.5 / 89.5 / 91.0 / 90.8 / 90.9   (6); ≥ 90.8 from epoch 28 on
+
+Adam (lr; epochs 1 / 2 / 3 / 4 / 5 / 8)::
+
+    3e-4            83.5 / 86.1 / 88.2 / 88.7 / 89.5 / –
+    1e-3            87.5 / 89.0 / 89.3 / 90.8 / 89.9 / –
+    2e-3            86.7 / 90.0 / 89.9 / 90.9 / 90.5 / 91.1
+    3e-3            88.1 / 88.8 / 91.2 / 91.0 / 91.1 / 91.4
+    1e-3 drop       87.1 / 89.5 / 89.7 / 90.8 / 89.6 / 90.1
+    3e-3 drop       87.2 / 90.2 / 90.7 / 91.6 / 90.3 / 90.9
+
+Riemannian SGD, identity output metric, lr 1 (after 8 / 16 / 24 / 32 steps; epochs 2, 3)::
+
+    μ 1             84.8 / 86.8 / 88.3 / 87.1
+    μ 0.1           86.6 / 88.5 / 90.2 / 90.0
+    μ 0.01          87.7 / 88.7 / 90.5 / 90.8;  92.5, 93.2
+    μ 0.001         86.6 / 88.0 / 89.8 / 91.0;  92.5, 93.2
+    μ 0.01  drop    87.7 / 88.7 / 90.5 / 91.7 (epoch 1 = 31 steps);  92.0 (epoch 2)
+    μ 0.001 drop    86.6 / 88.0 / 89.8 / 91.4 (epoch 1);  92.1 (epoch 2)
+
+Riemannian SGD, Gauss–Newton output metric (epochs 1 / 2 / 4 / 6 / 8)::
+
+    μ 0.3, lr 1     blows up at once: test loss 147 after 8 steps, 10% accuracy
+    μ 1,   lr 1     84.4 / 79.1 / 88.2 / 89.7 / –   (the 32-sample batch ends
+    μ 1,   lr 0.5   87.5 / 87.6 / 90.2 / 90.3 / 90.6  each epoch; the evaluation
+    μ 3,   lr 1     86.0 / 87.8 / 89.5 / 90.3 / 90.7  right after it drops 1–9 points)
+    μ 1,   lr 1 drop   87.6 / 88.0 / 87.7 / 90.1 / 91.0;  ≥ 90.2 from step 184 on
+    μ 1,   lr 0.5 drop 87.9 / 89.6 / 89.3 / 90.5 / 90.5
+    μ 3,   lr 1 drop   87.2 / 88.6 / 89.0 / 90.4 / 90.7
+
+Damped Gauss–Newton, network scope (epochs 1 / 2 / 4 / 6 / 8)::
+
+    μ 0.3, lr 1     87.2 (1 epoch)
+    μ 1,   lr 1     88.0 / 84.4 / 90.7 / 90.5 / –
+    μ 1,   lr 0.5   87.6 / 88.3 / 89.9 / 90.0 / –
+    μ 3,   lr 1     86.4 / 88.1 / 90.1 / 90.2 / –
+    μ 1,   lr 1 drop   88.0 / 89.2 / 88.9 / 91.0 / 91.4;  ≥ 90.5 from step 176 on
+    μ 1,   lr 0.5 drop 87.9 / 89.2 / 89.7 / 90.2 / 90.1
+    μ 3,   lr 1 drop   87.4 / 88.8 / 89.6 / 90.2 / 90.4
+
+Chosen (all with ``drop_last``): SGD lr 0.2 for 30 epochs; Adam lr 3e-3 for 4 epochs;
+Riemannian SGD with the identity output metric μ 0.01, lr 1 for 2 epochs (one already gives
+91.7%); with the Gauss–Newton output metric μ 1, lr 1 for 8 epochs; network Gauss–Newton μ 1,
+lr 1 for 8 epochs. Each ends at ≥ 90% with a margin: SGD is ≥ 90.8% from epoch 28 to 40, Adam
+≥ 90.3% from epoch 3 to 5, and the evaluations within the last epoch of the two
+Gauss–Newton-output-metric runs are all ≥ 90.5%.
+
+On this data (4,000 training images, pixels in [0, 1]) every method levels off at 90–93%
+test accuracy; the identity-metric Riemannian SGD gets past 90% within its first epoch, Adam
+in 2–3, SGD in 6–14 depending on lr, and the Gauss–Newton-output-metric methods in 4–6, noisily.
+The cross-entropy Hessian ``diag(p) − ppᵀ`` vanishes on confidently classified samples, so in
+those directions their step is ``−(η/μ)∇R``, an SGD step with learning rate ``η/μ`` (the
+layerwise method blows up at μ = 0.3, η = 1; the issue's PyTorch measurement reports μ ≤ 0.1
+diverging). Side note, not used: standardising the pixels (mean 0.1307, std 0.3081) lets SGD
+lr 0.1 reach 90.2% at epoch 3 and 91.6% at epoch 8.
 """
 from __future__ import annotations
 
@@ -50,7 +105,7 @@ import numpy as np
 
 from ..data import Dataset, load_dataset
 from ..optim import DivergenceError, make_optimizer
-from .config import TrainConfig
+from .config import DEFAULT_HYPER, TrainConfig
 from .metrics_log import read_records
 from .report import TARGET, render_report
 from .training import steps_per_epoch, train
@@ -67,15 +122,15 @@ class Run:
 
 
 PLAN = {
-    "sgd": Run("SGD", "sgd", {"lr": 0.1}, epochs=20),
-    "adam": Run("Adam", "adam", {"lr": 3e-3}, epochs=4),
+    "sgd": Run("SGD", "sgd", dict(DEFAULT_HYPER["sgd"]), epochs=30),
+    "adam": Run("Adam", "adam", dict(DEFAULT_HYPER["adam"]), epochs=4),
     "riemannian-identity": Run("Riemannian SGD, identity output metric", "riemannian",
-                               {"lr": 1.0, "mass": 0.01, "output_metric": "identity"}, epochs=1),
+                               dict(DEFAULT_HYPER["riemannian"]), epochs=2),
     "riemannian-gauss-newton": Run("Riemannian SGD, Gauss-Newton output metric", "riemannian",
                                    {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"},
-                                   epochs=1),
+                                   epochs=8),
     "gauss-newton": Run("Damped Gauss-Newton, network scope", "gauss-newton",
-                        {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"}, epochs=1),
+                        dict(DEFAULT_HYPER["gauss-newton"]), epochs=8),
 }
 """The comparison's optimizers by key, with the settings chosen by the sweep above."""
 
@@ -180,6 +235,8 @@ def _summarise(key: str, config: TrainConfig, run_dir: Path,
              "seconds": seconds,
              "seconds_per_epoch": seconds / len(trained) if trained else None,
              "seconds_per_step": seconds / total_steps if total_steps else None,
+             "test_accuracy_by_epoch": [r["test_accuracy"] for r in epochs],
+             "train_loss_by_epoch": [r["train_loss"] for r in epochs],
              "epochs_to_90": None if hit is None else hit["epoch"],
              "seconds_to_90": None if hit is None else hit["time"],
              "status": "ok" if failure is None else "diverged", "message": failure}

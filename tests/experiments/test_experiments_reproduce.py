@@ -40,3 +40,11 @@ def test_reproduce_reports_a_divergence_and_goes_on(use_tiny_data, tmp_path, mon
     assert summary["optimizers"]["sgd"]["status"] == "diverged"
     assert summary["optimizers"]["adam"]["status"] == "ok"
     assert "SGD diverged" in (tmp_path / "report.md").read_text()
+
+
+def test_default_epochs_come_from_the_plan(use_tiny_data, tmp_path):
+    from refimpl.experiments import reproduce
+    summary = reproduce(tmp_path, optimizers=["adam"], widths=(4,), batch_size=16, quiet=True)
+    entry = summary["optimizers"]["adam"]
+    assert entry["epochs"] == PLAN["adam"].epochs
+    assert len(entry["test_accuracy_by_epoch"]) == PLAN["adam"].epochs + 1
