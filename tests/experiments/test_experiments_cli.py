@@ -74,3 +74,20 @@ def test_divergence_exits_1(use_tiny_data, tmp_path, capsys):
                  "--epochs", "3", "--out", str(tmp_path)])
     _one_line_error(capsys, code, "last good checkpoint")
     assert code == 1
+
+
+def test_data_fetch_shows_progress_and_uses_the_default_folder(monkeypatch, tmp_path, capsys):
+    import refimpl.data
+    calls = {}
+
+    def fake_fetch(name, directory, *, base_url=None, progress=None, timeout=60):
+        calls.update(name=name, directory=directory)
+        for done in (0, 5, 10):
+            progress("train-images-idx3-ubyte.gz", done, 10)
+        return [directory / "train-images-idx3-ubyte.gz"]
+
+    monkeypatch.setattr(refimpl.data, "fetch", fake_fetch)
+    monkeypatch.setattr(refimpl.data, "default_directory", lambda name: tmp_path / name)
+    assert main(["data", "fetch", "mnist"]) == 0
+    assert calls == {"name": "mnist", "directory": tmp_path / "mnist"}
+    assert "1 verified files in" in capsys.readouterr().out
