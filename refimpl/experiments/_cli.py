@@ -103,7 +103,9 @@ def _add_reproduce(subparsers) -> None:
                     "initialisation and batch order; write report.md, summary.json, the "
                     "metrics and PNG plots into --out.")
     p.add_argument("--dataset", choices=DATASETS, default="mnist-5k",
-                   help="data set (default mnist-5k, shipped)")
+                   help="data set (default mnist-5k, shipped; the others need their files, "
+                   "see `refimpl data fetch`, and take 12-15x longer per epoch: consider "
+                   "--epochs 1)")
     p.add_argument("--data-dir", help="folder with the data set's files")
     p.add_argument("--epochs", type=int, help="epochs for every optimizer (default: per "
                    "optimizer, " + ", ".join(f"{k} {r.epochs}" for k, r in PLAN.items()) + ")")

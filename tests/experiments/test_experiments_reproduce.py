@@ -48,3 +48,14 @@ def test_default_epochs_come_from_the_plan(use_tiny_data, tmp_path):
     entry = summary["optimizers"]["adam"]
     assert entry["epochs"] == PLAN["adam"].epochs
     assert len(entry["test_accuracy_by_epoch"]) == PLAN["adam"].epochs + 1
+
+
+def test_dataset_options_reach_the_loader(monkeypatch, tmp_path, tiny_data):
+    from refimpl.experiments import reproduction
+    seen = []
+    monkeypatch.setattr(reproduction, "load_dataset",
+                        lambda name, directory=None: seen.append((name, directory)) or tiny_data)
+    code = main(["reproduce", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "fm"),
+                 "--optimizers", "sgd", "--epochs", "1", "--widths", "4", "--batch-size", "16",
+                 "--out", str(tmp_path / "out")])
+    assert code == 0 and seen == [("fashion-mnist", str(tmp_path / "fm"))]
