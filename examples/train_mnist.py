@@ -4,7 +4,8 @@ Run: ``python examples/train_mnist.py [OUT]`` (default ``out/example``). Trains 
 Riemannian SGD (identity output metric, μ = 0.01, lr = 1) on mnist-5k for one epoch, then
 resumes the same run for a second epoch, and prints the per-epoch metrics the run wrote. The
 command-line equivalent is ``refimpl train --epochs 1`` then ``refimpl train --resume
---epochs 2``. Expect about half a minute per epoch on two idle cores.
+--epochs 2``. An epoch takes a few seconds on two idle cores (2.5 s measured); the result
+equals the identity-metric row of `refimpl reproduce` (92.0% test accuracy after 2 epochs).
 """
 import sys
 
