@@ -66,7 +66,9 @@ class BatchMetric:
         return [at_path(v, p) for p in self.paths]
 
     def _join(self, parts: list) -> dict:
-        out = tree.zeros_like(self.params)
+        # the parameter tree's structure; every leaf of a module in ``paths`` is replaced by
+        # its part below, the rest (none, when every parameter has a metric block) get zeros
+        out = _skeleton(self.params)
         for p, part in zip(self.paths, parts):
             node = out
             keys = [k for k in p.split("/") if k]
@@ -76,7 +78,7 @@ class BatchMetric:
                 node[keys[-1]] = part
             else:
                 out = part
-        return out
+        return _fill_zeros(out, self.params)
 
     def _each(self, method: str, arg):
         if self.network is not None:
@@ -110,8 +112,10 @@ class BatchMetric:
         ``residual`` ``‖G u − ∇R‖ / ‖∇R‖`` for ``u = G⁻¹∇R``, ``form`` and ``methods``.
         """
         u, form = self.natural_gradient()
-        update = tree.tree_map(lambda x: -lr * x, u)
-        r = tree.add(self.matvec(u), self.grads, -1.0)
+        r2 = self._residual_sq(u)
+        for x in tree.leaves(u):                 # u is ours (new arrays): scaled in place
+            x *= -lr
+        update = u
         g_norm = np.sqrt(tree.vdot(self.grads, self.grads))
         systems = [self.network] if self.network is not None else list(self.layers.values())
         diag = {
@@ -120,13 +124,28 @@ class BatchMetric:
             "update_norm": float(np.sqrt(tree.vdot(update, update))),
             "inner_size": int(max(s.inner_size for s in systems)),
             "condition": float(max(s.inner_condition() for s in systems)),
-            "residual": float(np.sqrt(tree.vdot(r, r)) / g_norm) if g_norm > 0 else 0.0,
+            "residual": float(np.sqrt(r2) / g_norm) if g_norm > 0 else 0.0,
             "form": form,
             "methods": {p: f"{s.method}/{s.path}" for p, s in
                         (zip(self.paths, systems) if self.network is None
                          else [("network", self.network)])},
         }
         return update, diag
+
+    def _residual_sq(self, u: dict) -> float:
+        """``‖G u − ∇R‖²``, with ``G u`` by :meth:`matvec` (per layer for ``scope="layer"``:
+        each layer's ``G_l u_l`` is a new array, finished in place, and no parameter-sized
+        tree is assembled)."""
+        if self.network is not None:
+            r = tree.add(self.matvec(u), self.grads, -1.0)
+            return tree.vdot(r, r)
+        total = 0.0
+        for p, ul, gl in zip(self.paths, self._split(u), self._split(self.grads)):
+            Gu = self.layers[p].matvec(ul)
+            for k, x in Gu.items():
+                x -= gl[k]
+                total += float(np.vdot(x, x))
+        return total
 
     def dense(self) -> np.ndarray:
         """``G`` explicitly (block diagonal for ``scope="layer"``), flat parameter order."""
@@ -193,3 +212,19 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
     masses = [at_path(mass, p) for p, _ in blocks]
     return BatchMetric(model, params, st.risk, st.grads, blocks, masses,
                        om.coords(y, t, loss), scope, method)
+
+
+def _skeleton(t):
+    """The dict structure of ``t`` with ``None`` leaves (nothing allocated)."""
+    return {k: _skeleton(v) for k, v in t.items()} if isinstance(t, dict) else None
+
+
+def _fill_zeros(out, like):
+    """``out`` with its ``None`` leaves replaced by zeros shaped like ``like``'s."""
+    if out is None:
+        return np.zeros_like(like)
+    if isinstance(out, dict):
+        for k, v in out.items():
+            if v is None or isinstance(v, dict):
+                out[k] = _fill_zeros(v, like[k])
+    return out
