@@ -59,13 +59,14 @@ class Optimizer:
                                   f"{state.step}; parameters left unchanged. Lower the learning "
                                   "rate or raise the mass.")
         with np.errstate(over="ignore", invalid="ignore"):
-            new = tree.add(state.params, update)
+            new = tree.tree_map(np.add, state.params, update)     # one new array per leaf
         if not all(np.all(np.isfinite(u)) for u in tree.leaves(update) + tree.leaves(new)):
             raise DivergenceError(f"{self.name}: the update at step {state.step} is not finite; "
                                   "parameters left unchanged. Lower the learning rate or raise "
                                   "the mass.")
-        with np.errstate(over="ignore"):
-            info["update_norm"] = float(np.sqrt(tree.vdot(update, update)))
+        if "update_norm" not in info:            # RiemannianSGD's step reports it already
+            with np.errstate(over="ignore"):
+                info["update_norm"] = float(np.sqrt(tree.vdot(update, update)))
         return OptState(state.step + 1, new, slots), info
 
     def hyperparameters(self) -> dict:
