@@ -36,15 +36,20 @@ def cholesky_lower(K: np.ndarray, nb: int = NB, small: int = SMALL) -> np.ndarra
     For ``n ≤ small``, NumPy's LAPACK (``numpy.linalg.cholesky``). Above, a left-looking
     blocked algorithm on block columns ``J = [k, k + nb)``:
 
-        K[k:, J] −= L[k:, :k] L[J, :k]ᵀ       (GEMM: the updates from the columns to the left;
-                                              on the diagonal block, its lower triangle only)
+        K[k:, J] −= L[k:, :k] L[J, :k]ᵀ       (one GEMM: the updates from the columns to the
+                                              left; subtracted on the diagonal block's lower
+                                              triangle only)
         L[J, J]   = chol(K[J, J])             (Numba kernel, which also returns L[J, J]⁻¹)
         L[k+nb:, J] = K[k+nb:, J] L[J, J]⁻ᵀ    (GEMM: the panel below the diagonal block)
 
     so that the ``n³/3`` flops are matrix products on NumPy's BLAS (the same thread pool as
-    the Gram products; SciPy's LAPACK would bring a second one). Measured on the benchmark
-    machine (``n = 1280``, 2 threads; ``benchmarks/README.md``): about 15 ms, against 49 ms for
-    ``numpy.linalg.cholesky`` and 25 ms for SciPy's ``dpotrf``. The strict upper triangle of
+    the Gram products; SciPy's LAPACK would bring a second one). The updated panel is kept in
+    the update product's memory and the panel product written straight into ``K`` (no
+    temporaries beyond ``P``, one pass over the panel fewer). Measured on the benchmark
+    machine (``n = 1280``, 2 threads; ``benchmarks/README.md``): about 12.7 ms, against 49 ms
+    for ``numpy.linalg.cholesky``; SciPy's ``dpotrf`` takes 11.8 ms in a single call on its
+    own, but in the step, right after NumPy's products, the two OpenBLAS thread pools compete
+    for the cores (20–80 ms). The strict upper triangle of
     ``K`` is never read or written (it may hold anything, even uninitialised memory). Raises
     ``numpy.linalg.LinAlgError`` if ``K`` is not positive definite.
     """
@@ -57,16 +62,21 @@ def cholesky_lower(K: np.ndarray, nb: int = NB, small: int = SMALL) -> np.ndarra
     for k in range(0, n, nb):
         e = min(k + nb, n)
         if k:
-            Lj = K[k:e, :k]
-            K[e:, k:e] -= K[e:, :k] @ Lj.T
-            np.subtract(K[k:e, k:e], Lj @ Lj.T, out=K[k:e, k:e], where=lower[:e - k, :e - k])
+            P = K[k:, :k] @ K[k:e, :k].T         # the block column's update, one product
+            np.subtract(K[k:e, k:e], P[:e - k], out=K[k:e, k:e], where=lower[:e - k, :e - k])
+            panel = np.subtract(K[e:, k:e], P[e - k:], out=P[e - k:])   # in P's memory
+        else:
+            panel = K[e:, k:e]
         Di = inv[:e - k, :e - k]
         info = _kernels.cholesky_block(K[k:e, k:e], Di, e < n)
         if info:
             raise np.linalg.LinAlgError(
                 f"matrix is not positive definite (leading minor of order {k + info})")
         if e < n:
-            K[e:, k:e] = K[e:, k:e] @ Di.T
+            if k:
+                np.matmul(panel, Di.T, out=K[e:, k:e])
+            else:
+                K[e:, k:e] = panel @ Di.T
     return K
 
 
