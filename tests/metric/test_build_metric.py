@@ -81,6 +81,28 @@ def test_step_matches_dense_solve(net, loss, om, scope):
     assert rel_err(tree.flatten(metric.solve(v)), np.linalg.solve(G, tree.flatten(v))) < EXACT
 
 
+@pytest.mark.parametrize("net", ["mlp_tanh", "residual", "two_branch"])
+@pytest.mark.parametrize("scope", ["layer", "network"])
+def test_step_diagnostics_are_their_definitions(net, scope):
+    """The residual accumulated layer by layer, the update scaled in place: the same numbers
+    as ‖G u − ∇R‖ / ‖∇R‖ and ‖Δw‖ on whole trees; ∇R and the parameters are not changed."""
+    rng, model, params, X, t = problem(net, "cross_entropy", seed=3, S=5)
+    metric = build_metric(model, params, X, t, loss="cross_entropy",
+                          output_metric="gauss-newton", mass=0.05, scope=scope)
+    grads = tree.tree_map(np.copy, metric.grads)
+    before = tree.tree_map(np.copy, params)
+    u, _ = metric.natural_gradient()
+    r = tree.add(metric.matvec(u), grads, -1.0)
+    want = np.sqrt(tree.vdot(r, r) / tree.vdot(grads, grads))
+    update, diag = metric.step(0.7)
+    assert tree.same_structure(update, params)
+    assert rel_err(tree.flatten(update), -0.7 * tree.flatten(u)) < 1e-15
+    assert abs(diag["residual"] - want) <= 1e-12 * want + 1e-300
+    assert diag["update_norm"] == pytest.approx(0.7 * np.sqrt(tree.vdot(u, u)), rel=1e-14)
+    assert rel_err(tree.flatten(metric.grads), tree.flatten(grads)) == 0.0
+    assert rel_err(tree.flatten(params), tree.flatten(before)) == 0.0
+
+
 @pytest.mark.parametrize("scope", ["layer", "network"])
 @pytest.mark.parametrize("method", ["woodbury", "primal"])
 @pytest.mark.parametrize("path", ["structured", "generic"])
