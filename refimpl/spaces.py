@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import as_float_array
+
 Space = int | tuple
 
 
@@ -83,8 +85,6 @@ def check_point(point, space: Space, name: str, *, lead: int = 1, n_samples=None
 
     Returns the point converted to float64 arrays. All blocks must share their leading axes.
     """
-    from ._validation import as_float_array
-
     if isinstance(space, int):
         arr = as_float_array(point, name)
         if arr.ndim != lead + 1 or arr.shape[-1] != space:

@@ -10,35 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import as_float_array as _as_float_array
+from .._validation import check_finite  # noqa: F401 (the dynamics modules import it from here)
+
 __all__: list[str] = []
 
 
 def as_float_array(value, name: str) -> np.ndarray:
-    """Convert `value` to a float64 array; complex, object or string input is a TypeError."""
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be an array of real numbers, got a {type(value).__name__}.")
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged nested lists and the like
-        raise TypeError(f"{name} must be an array of real numbers; converting it failed: {exc}") from exc
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(
-            f"{name} must be an array of real numbers, got dtype {arr.dtype} "
-            "(ragged lists or non-numeric entries?)."
-        )
-    if arr.dtype.kind == "c":
-        raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}; pass the real part explicitly.")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}.")
-    return arr.astype(np.float64, copy=False)
-
-
-def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
-    """Raise ValueError if `arr` holds NaN or infinity."""
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} must be finite, but {bad} of its {arr.size} entries are NaN or infinite.")
-    return arr
+    """``value`` as float64, any shape, finiteness not checked (callers check it when needed)."""
+    return _as_float_array(value, name, finite=False)
 
 
 def check_vector(value, dim: int, name: str) -> np.ndarray:
@@ -63,38 +43,6 @@ def check_samples(t, x, dim: int) -> tuple[np.ndarray, np.ndarray]:
     if np.any(np.diff(t) <= 0):
         raise ValueError("t must be strictly increasing; sort it or remove repeated times.")
     return t, x
-
-
-def check_spd(g: np.ndarray, dim: int, name: str, rtol: float = 1e-10) -> np.ndarray:
-    """A finite symmetric positive-definite (dim, dim) matrix (symmetry to `rtol` relative)."""
-    g = as_float_array(g, name)
-    if g.shape != (dim, dim):
-        raise ValueError(f"{name} must be a ({dim}, {dim}) matrix, got shape {g.shape}.")
-    check_finite(g, name)
-    scale = max(float(np.max(np.abs(g))), np.finfo(np.float64).tiny)
-    asym = float(np.max(np.abs(g - g.T)))
-    if asym > rtol * scale:
-        raise ValueError(
-            f"{name} must be symmetric; max |g - g^T| = {asym:.3e} exceeds {rtol:.0e} x max|g| = {rtol * scale:.3e}."
-        )
-    try:
-        np.linalg.cholesky(0.5 * (g + g.T))
-    except np.linalg.LinAlgError:
-        eig = np.linalg.eigvalsh(0.5 * (g + g.T))
-        raise ValueError(
-            f"{name} must be positive definite, but its smallest eigenvalue is {eig[0]:.3e}."
-        ) from None
-    return g
-
-
-def check_positive(value, name: str) -> float:
-    """A finite positive float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be finite and positive, got {value!r}.")
-    return value
 
 
 def check_t_span(t_span) -> tuple[float, float]:

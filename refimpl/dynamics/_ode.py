@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ._checks import as_float_array, check_finite, check_positive, check_t_span
+from .._validation import as_positive_float as check_positive
+from ._checks import as_float_array, check_finite, check_t_span
 
 DEFAULT_RTOL = 1e-10
 DEFAULT_ATOL = 1e-12

@@ -30,7 +30,8 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from ._checks import as_float_array, check_finite, check_spd, check_vector
+from .._validation import check_spd
+from ._checks import as_float_array, check_finite, check_vector
 
 __all__ = [
     "Metric",
@@ -179,10 +180,7 @@ class ConstantMetric(Metric):
     """
 
     def __init__(self, matrix):
-        a = as_float_array(matrix, "matrix")
-        if a.ndim != 2 or a.shape[0] != a.shape[1]:
-            raise ValueError(f"matrix must be square (d, d), got shape {a.shape}.")
-        a = check_spd(a, a.shape[0], "matrix")
+        a = check_spd(matrix, "matrix")
         super().__init__(a.shape[0])
         self._a = 0.5 * (a + a.T)
         self._chol = cho_factor(self._a)
@@ -271,7 +269,7 @@ class FunctionMetric(Metric):
 
     def _matrix(self, x):
         try:
-            return check_spd(self._g(x), self.dim, "the metric value g(x)")
+            return check_spd(self._g(x), "the metric value g(x)", dim=self.dim)
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"{exc} (at x = {x})") from None
 

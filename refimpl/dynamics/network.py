@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import block_diag
 
-from ._checks import as_float_array, check_finite, check_positive
+from .._validation import as_positive_float as check_positive
+from ._checks import as_float_array, check_finite
 from .action import action
 from .metric import Metric
 from .potential import Potential

@@ -19,7 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from ._checks import as_float_array, check_finite, check_spd, check_vector
+from .._validation import check_spd
+from ._checks import as_float_array, check_finite, check_vector
 from .metric import DEFAULT_FD_STEP, central_difference
 
 __all__ = ["Potential", "quadratic_potential", "half_plane_bowl"]
@@ -119,11 +120,8 @@ def quadratic_potential(matrix, center=None, offset: float = 0.0) -> Potential:
     offset : float
         The minimum value.
     """
-    a = as_float_array(matrix, "matrix")
-    if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"matrix must be square (d, d), got shape {a.shape}.")
+    a = check_spd(matrix, "matrix")
     d = a.shape[0]
-    a = check_spd(a, d, "matrix")
     a = 0.5 * (a + a.T)
     c = np.zeros(d) if center is None else check_vector(center, d, "center")
     off = float(offset)

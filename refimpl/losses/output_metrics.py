@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from .._validation import as_float_array
+from .._validation import check_spd
 from .base import Loss
 
 
@@ -68,18 +68,8 @@ class ConstantMetric(OutputMetric):
     name = "constant"
 
     def __init__(self, G):
-        G = as_float_array(G, "output metric matrix", ndim=2)
-        if G.shape[0] != G.shape[1]:
-            raise ValueError(f"output metric matrix must be square (k, k), got {G.shape}")
-        if not np.allclose(G, G.T, rtol=1e-12, atol=1e-12 * np.abs(G).max()):
-            asym = np.abs(G - G.T).max()
-            raise ValueError(f"output metric matrix must be symmetric; max |G - Gᵀ| = {asym:.3g}")
-        try:
-            self.L = np.linalg.cholesky(0.5 * (G + G.T))
-        except np.linalg.LinAlgError:
-            w = np.linalg.eigvalsh(0.5 * (G + G.T)).min()
-            raise ValueError("output metric matrix must be positive definite; its smallest "
-                             f"eigenvalue is {w:.3g}") from None
+        G = check_spd(G, "output metric matrix", rtol=1e-12)
+        self.L = np.linalg.cholesky(0.5 * (G + G.T))
         self.G = G
 
     def factor(self, y, targets, loss):

@@ -1,4 +1,5 @@
-"""Factorised SPD systems: the Woodbury inner matrix ``K`` (or the primal ``G``).
+"""Factorised SPD systems (SPEC §4, Lemma 1): the Woodbury inner matrix ``K`` (or the primal
+``G``).
 
 Two ways to hold ``K = I + B̃ M⁻¹ B̃ᵀ`` (``S·r × S·r``), both with ``solve(C)`` for a right-hand
 side of any shape holding ``size`` numbers (``(S, r)`` for ``K``, sample-major), ``size`` and

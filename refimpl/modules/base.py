@@ -62,7 +62,7 @@ class Module:
 
     @property
     def n_params(self) -> int:
-        return int(sum(int(np.prod(s)) for _, s in _shape_items(self.param_shapes())))
+        return int(sum(int(np.prod(s)) for _, s in tree.items(self.param_shapes())))
 
     def check_params(self, params) -> dict:
         """Validate a parameter tree against :meth:`param_shapes` (float64, finite)."""
@@ -202,14 +202,6 @@ def check_network(model) -> "Module":
                          f"{spaces.describe(model.out_space)}")
     return model
 
-
-
-def _shape_items(shapes, prefix=""):
-    for key, value in shapes.items():
-        if isinstance(value, dict):
-            yield from _shape_items(value, f"{prefix}{key}/")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def _check_param_tree(params, shapes, name):

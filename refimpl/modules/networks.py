@@ -1,4 +1,4 @@
-"""Ready-made networks built from the composition algebra."""
+"""Ready-made networks built from the composition algebra (SPEC §5, Definitions 3–4)."""
 from __future__ import annotations
 
 from .composition import Parallel, Sequential

@@ -51,8 +51,7 @@ from pathlib import Path
 
 from .. import __version__
 from . import _npz
-from .golden_case import (build_case, case_arguments, compute, make_inputs,  # noqa: F401
-                          spec_from_entry, tolerances)
+from .golden_case import build_case
 from .golden_cases import default_cases
 
 SCHEMA_VERSION = 1

@@ -125,7 +125,7 @@ def _mass_tree(mass, params, tree_):
     return mass
 
 
-def _metric_args(output_metric, loss):
+def _metric_args(output_metric):
     if isinstance(output_metric, str):
         check_choice(output_metric, "output_metric", ("identity", "gauss-newton"))
     return output_metric
@@ -151,7 +151,7 @@ def mlp_riemannian_step(params, X, targets, *, activation="tanh", loss="mse",
     model, tree_, X, targets, loss_obj = prepare(params, X, targets, activation, loss)
     lr = as_positive_float(lr, "lr")
     metric = build_metric(model, tree_, X, targets, loss=loss_obj,
-                          output_metric=_metric_args(output_metric, loss),
+                          output_metric=_metric_args(output_metric),
                           mass=_mass_tree(mass, params, tree_),
                           scope=check_choice(scope, "scope", ("layer", "network")))
     update, _ = metric.step(lr)
@@ -181,7 +181,7 @@ def mlp_metric_dense(params, X, targets, *, layer, activation="tanh", loss="mse"
                               or not 0 <= layer < L):
         raise ValueError(f"layer must be None or an int in [0, {L}), got {layer!r}")
     mass = check_mass(_mass_tree(mass, params, tree_), tree_)
-    om = get_output_metric(_metric_args(output_metric, loss))
+    om = get_output_metric(_metric_args(output_metric))
     _, Jw = model.jacobian(tree_, X)                              # (S, k, n)
     y = model(tree_, X)
     g = om.matrix(y, targets, loss_obj)                           # (S, k, k)

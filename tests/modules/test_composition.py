@@ -30,7 +30,7 @@ def test_bad_composition_is_a_clear_error(build, exc, words):
 
 
 def test_composite_is_a_module_with_named_parameter_tree(rng):
-    net = Sequential(mlp([3, 4, 2]), Parallel(Linear(2, 1), Linear(2, 3)) if False else Linear(2, 1))
+    net = Sequential(mlp([3, 4, 2]), Linear(2, 1))
     params = net.init(rng)
     assert list(params) == ["0", "1"]
     assert list(params["0"]) == ["0", "1", "2"]
