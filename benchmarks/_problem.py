@@ -67,7 +67,7 @@ def manual_step(model, params, X, targets, *, mu=MU, lr=LR, form="3'", timer=Non
     y, caches = model._forward(params, X)
     lam = loss._grad(y, targets)                                 # c_s = ∇ℓ_s (F = I)
     S, k = y.shape
-    _, gsum, _ = model._backward(params, caches, lam)
+    _, gsum, _ = model._backward(params, caches, lam, need_input=False)
     t1 = clock()
     R_L = np.ascontiguousarray(np.broadcast_to(np.eye(k, dtype=y.dtype), (S, k, k)))
     _, blocks = model._factor_pass(params, caches, R_L, need_input=False)
@@ -105,7 +105,12 @@ def rel_diff(a: dict, b: dict, paths) -> float:
 # ---------------------------------------------------------------------------------------------
 # FLOP count of the structured step (what RiemannianSGD.update executes), per operation
 # ---------------------------------------------------------------------------------------------
-def structured_flops(widths, S: int, r: int | None = None) -> OrderedDict:
+#: rows of structured_flops done in float32 by the mixed-precision factorisation
+FLOAT32_ROWS = ("Gram R₂R₂ᵀ", "Hadamard", "Cholesky")
+
+
+def structured_flops(widths, S: int, r: int | None = None,
+                     refinement_steps: int = 0) -> OrderedDict:
     """Floating-point operations of one structured Riemannian step, by operation.
 
     Counting rules: a product ``(m×k)(k×n)`` is ``2mnk``; a symmetric Gram ``X Xᵀ``
@@ -114,7 +119,9 @@ def structured_flops(widths, S: int, r: int | None = None) -> OrderedDict:
     operation per entry and per arithmetic operation. The last layer (its factor rows are the
     same for every sample under the identity output metric) uses the shared-factor form:
     an ``r × r`` eigendecomposition and one ``S × S`` Cholesky per distinct eigenvalue (one
-    for ``F = I``).
+    for ``F = I``). With ``refinement_steps`` (mixed precision), each ``S·r`` solve costs
+    ``steps + 1`` products with ``K`` in its structured form (``4 S r m + 2 S² m``) and
+    ``steps + 1`` pairs of triangular solves instead of one.
     """
     widths = list(widths)
     L = len(widths) - 1
@@ -145,7 +152,10 @@ def structured_flops(widths, S: int, r: int | None = None) -> OrderedDict:
             add("Gram R₂R₂ᵀ (SYRK, S·r × S·r)", Sr * Sr * m)
             add("Hadamard K = I + (R₂R₂ᵀ)⊙(E⊗1)/S", 2 * Sr * (Sr + 1) / 2)
             add("Cholesky of K (n³/3)", Sr ** 3 / 3)
-            add("triangular solves", 2 * Sr * Sr)
+            add("triangular solves", 2 * Sr * Sr * (refinement_steps + 1))
+            if refinement_steps:
+                add("refinement: structured K x", (refinement_steps + 1)
+                    * (4 * S * r * m + 2 * S * S * m))
             add("push-through Rᵀz", 2 * S * r * m)
         add("push-through Uᵀ A", 2 * S * m * (n + 1))
         # diagnostics: residual ‖G u − ∇R‖ needs B u and Bᵀ(B u)

@@ -181,6 +181,21 @@ def gemm_rates(repeats: int) -> dict:
         b = np.ascontiguousarray(rng.standard_normal((1280, 256)).astype(dt).T)
         t = measure(lambda: a @ b, repeats, warmup=3)
         out[np.dtype(dt).name] = {"time": t, "gflops": 2 * 1280 * 1280 * 256 / t["median"] / 1e9}
+    # two single-threaded products side by side (what the layer-parallel step does): the
+    # machine's rate with every core busy in its own product
+    if threadpool_limits is not None:
+        from concurrent.futures import ThreadPoolExecutor
+        pool = ThreadPoolExecutor(2)
+        for dt in (np.float64, np.float32):
+            pairs = [(rng.standard_normal((1280, 256)).astype(dt),
+                      np.ascontiguousarray(rng.standard_normal((1280, 256)).astype(dt).T))
+                     for _ in range(2)]
+            with threadpool_limits(1, user_api="blas"):
+                t = measure(lambda: list(pool.map(lambda ab: ab[0] @ ab[1], pairs)),
+                            repeats, warmup=3)
+            out[np.dtype(dt).name]["gflops_concurrent"] = \
+                2 * 2 * 1280 * 1280 * 256 / t["median"] / 1e9
+        pool.shutdown()
     x = rng.standard_normal((128, 784))
     W = rng.standard_normal((256, 784))
     Wt = np.ascontiguousarray(W.T)
@@ -315,13 +330,15 @@ WORKERS = {"warmup": lambda: worker_warmup(),
 # ---------------------------------------------------------------------------------------------
 # the measurements
 # ---------------------------------------------------------------------------------------------
-def bench_config(name: str, repeats: int, rate64: float, quick: bool) -> dict:
-    from _problem import (CONFIGS, LR, MU, linear_paths, make_problem, manual_step, rel_diff,
-                          structured_flops)
+def bench_config(name: str, repeats: int, gemm: dict, quick: bool) -> dict:
+    from _problem import (CONFIGS, FLOAT32_ROWS, LR, MU, linear_paths, make_problem,
+                          manual_step, rel_diff, structured_flops)
     from refimpl.metric import LayerMetric, build_metric
+    from refimpl.metric.layerwise import parallel_threads
     from refimpl.modules import block_items
     from refimpl.optim import SGD, RiemannianSGD
 
+    rate64 = gemm["float64"]["gflops"]
     cfg = CONFIGS[name]
     widths, S = cfg["widths"], cfg["S"]
     k = widths[-1]
@@ -331,20 +348,46 @@ def bench_config(name: str, repeats: int, rate64: float, quick: bool) -> dict:
            "load_before": loadavg()}
 
     sgd = SGD(model, "cross_entropy", lr=LR)
-    riem = RiemannianSGD(model, "cross_entropy", lr=LR, mass=MU, output_metric="identity")
-    s_sgd, s_riem = sgd.init(params), riem.init(params)
+    # the default step (float32 factorisation with float64 refinement; layer-parallel when
+    # parallel_threads says so) and the variants that switch each of the two off
+    variants = {"riemannian": {}, "riemannian_double": {"precision": "double"},
+                "riemannian_one_thread": {"threads": 1},
+                "riemannian_double_one_thread": {"precision": "double", "threads": 1}}
+    opts = {v: RiemannianSGD(model, "cross_entropy", lr=LR, mass=MU, output_metric="identity",
+                             **kw) for v, kw in variants.items()}
+    riem = opts["riemannian"]
+    s_sgd = sgd.init(params)
+    states = {v: o.init(params) for v, o in opts.items()}
+    s_riem = states["riemannian"]
     for _ in range(2):                                        # warm-up (JIT, caches)
         sgd.update(s_sgd, X, t)
-        new, info = riem.update(s_riem, X, t)
-    t_sgd, t_riem = [], []
-    for _ in range(repeats):                                  # alternate, so drift is shared
-        for _ in range(3):
+        for v, o in opts.items():
+            new, info = o.update(states[v], X, t)
+            if v == "riemannian":
+                first = new, info
+    new, info = first
+    # blocks of consecutive steps, as in training (a step right after another library's
+    # two-threaded BLAS call would find its worker thread still spinning: _threads),
+    # alternating between the variants so that drift in the machine's load hits all
+    t_sgd, times = [], {v: [] for v in opts}
+    block = 5
+    for _ in range(max(2, repeats // block)):
+        for _ in range(3 * block):
             t0 = time.perf_counter()
             sgd.update(s_sgd, X, t)
             t_sgd.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        riem.update(s_riem, X, t)
-        t_riem.append(time.perf_counter() - t0)
+        for v, o in opts.items():
+            for _ in range(block):
+                t0 = time.perf_counter()
+                o.update(states[v], X, t)
+                times[v].append(time.perf_counter() - t0)
+    t_riem = times["riemannian"]
+    for v in opts:
+        if v != "riemannian":
+            out[v] = summary(times[v])
+    out["threads"] = riem.threads if riem.threads is not None else \
+        parallel_threads(model, S)
+    out["precision"], out["refinement_steps"] = info["precision"], info["refinement_steps"]
     out["sgd"], out["riemannian"] = summary(t_sgd), summary(t_riem)
     # the same step in fresh processes: as above, and with two allocator settings that show
     # what the step's fresh allocations cost (each step allocates K, S·r × S·r, per layer):
@@ -369,10 +412,20 @@ def bench_config(name: str, repeats: int, rate64: float, quick: bool) -> dict:
     out["phases"] = {kk: v / repeats for kk, v in phases.items()}
 
     # FLOPs and roofline
-    fl = structured_flops(widths, S, k)
+    fl = structured_flops(widths, S, k, refinement_steps=info["refinement_steps"])
     total = sum(fl.values())
     out["flops"] = dict(fl)
     out["flops_total"] = total
+    # the most demanding roofline: the rows done in float32 (mixed precision) at the float32
+    # rate, the rest at the float64 rate, both with every core busy in its own product
+    f32 = sum(v for kk, v in fl.items() if kk.startswith(FLOAT32_ROWS))
+    g = gemm
+    if "gflops_concurrent" in g["float64"]:
+        out["roofline_time_concurrent_mixed"] = (
+            (total - f32) / (g["float64"]["gflops_concurrent"] * 1e9)
+            + f32 / (g["float32"]["gflops_concurrent"] * 1e9))
+        out["roofline_ratio_concurrent_mixed"] = \
+            out["riemannian"]["median"] / out["roofline_time_concurrent_mixed"]
     # the issue's 3.43 GFLOP counts the S·r × S·r Gram as a full GEMM (2n²k, not n²k)
     out["flops_total_gram_as_gemm"] = total + sum(v for kk, v in fl.items()
                                                   if kk.startswith("Gram"))
@@ -479,8 +532,12 @@ def bench_frameworks(repeats: int, rounds: int) -> dict:
     model, params, X, t = make_problem("A")
     paths = linear_paths(model)
     riem = RiemannianSGD(model, "cross_entropy", lr=LR, mass=MU)
+    # the frameworks' versions factorise in float64 on BLAS's own threads: so does this one
+    same = RiemannianSGD(model, "cross_entropy", lr=LR, mass=MU, precision="double",
+                         threads=1)
     state = riem.init(params)
     new, _ = riem.update(state, X, t)
+    same.update(state, X, t)
     tmp = tempfile.mkdtemp(prefix="bench_riem_")
     prob = os.path.join(tmp, "problem.npz")
     arrays = {"L": len(paths), "X": X, "t": t, "mu": MU, "lr": LR}
@@ -496,10 +553,12 @@ def bench_frameworks(repeats: int, rounds: int) -> dict:
             avail[fw] = True
         except ImportError:
             avail[fw] = False
-    samples = {"refimpl": [], "torch": [], "jax": []}
+    samples = {"refimpl": [], "refimpl_same_algorithm": [], "torch": [], "jax": []}
     extra = {}
     for _ in range(rounds):
         samples["refimpl"] += measure(lambda: riem.update(state, X, t), repeats, 2)["samples"]
+        samples["refimpl_same_algorithm"] += measure(lambda: same.update(state, X, t),
+                                                     repeats, 2)["samples"]
         for fw in ("torch", "jax"):
             if not avail[fw]:
                 continue
@@ -510,11 +569,14 @@ def bench_frameworks(repeats: int, rounds: int) -> dict:
                 continue
             samples[fw] += res["time"]["samples"]
             extra[fw] = {k: v for k, v in res.items() if k != "time"}
-    out = {"refimpl": summary(samples["refimpl"])}
+    out = {"refimpl": summary(samples["refimpl"]),
+           "refimpl_same_algorithm": summary(samples["refimpl_same_algorithm"])}
     for fw in ("torch", "jax"):
         if samples[fw]:
             out[fw] = summary(samples[fw]) | extra[fw]
             out[fw]["refimpl_ratio"] = out["refimpl"]["median"] / out[fw]["median"]
+            out[fw]["refimpl_same_algorithm_ratio"] = \
+                out["refimpl_same_algorithm"]["median"] / out[fw]["median"]
         else:
             out[fw] = extra.get(fw, {"skipped": f"{fw} is not installed"})
     return out
@@ -558,6 +620,7 @@ def bench_widths(quick: bool, rate64: float) -> list:
 # printing
 # ---------------------------------------------------------------------------------------------
 def print_report(res: dict):
+    from _problem import FLOAT32_ROWS
     m = res["machine"]
     log("\n=== machine ===")
     log(f"cpu: {m['cpu']}; cores {m['cores']} (affinity {m['affinity']}); "
@@ -574,7 +637,10 @@ def print_report(res: dict):
     g = res["gemm"]
     log("\n=== GEMM rate, (1280×256)·(256×1280) ===")
     for dt in ("float64", "float32"):
-        log(f"{dt}: {ms(g[dt]['time']['median'])}  → {g[dt]['gflops']:.1f} GFLOP/s")
+        conc = (f"; two single-threaded products side by side: "
+                f"{g[dt]['gflops_concurrent']:.1f} GFLOP/s" if "gflops_concurrent" in g[dt]
+                else "")
+        log(f"{dt}: {ms(g[dt]['time']['median'])}  → {g[dt]['gflops']:.1f} GFLOP/s{conc}")
     lay = g["layout"]
     log(f"layout (128×784)·(784×256): b @ W.T {ms(lay['b @ W.T'])}, "
         f"b @ Wt contiguous {ms(lay['b @ Wt (contiguous)'])}")
@@ -600,6 +666,12 @@ def print_report(res: dict):
         log(f"{'Riemannian, structured (RiemannianSGD)':44s} {ms(r)} {r / sgd:13.1f}"
             f"   [min {ms(c['riemannian']['min']).strip()}, max "
             f"{ms(c['riemannian']['max']).strip()}]")
+        for key, label in (("riemannian_double", "  same, precision='double'"),
+                           ("riemannian_one_thread", "  same, threads=1"),
+                           ("riemannian_double_one_thread",
+                            "  same, precision='double', threads=1")):
+            if key in c:
+                log(f"{label:44s} {ms(c[key]['median'])} {c[key]['median'] / sgd:13.1f}")
         for key, label in (("riemannian_subprocess", "  same, fresh process"),
                            ("riemannian_subprocess_no_hugepage",
                             "  same, NUMPY_MADVISE_HUGEPAGE=0"),
@@ -626,7 +698,8 @@ def print_report(res: dict):
                     f"rel. diff {d['rel_diff']:.1e}]")
             else:
                 log(f"{label:44s} {d['skipped']}")
-        log(f"methods: {c['methods']}")
+        log(f"methods: {c['methods']}; precision {c['precision']}, refinement steps "
+            f"{c['refinement_steps']}; threads {c['threads']}")
         log("phases (private blocks): " + ", ".join(f"{k} {1e3 * v:.1f} ms"
                                                      for k, v in c["phases"].items()))
         log(f"private-block step vs RiemannianSGD update: rel. diff "
@@ -644,6 +717,11 @@ def print_report(res: dict):
             log(f"          against the issue's 3.43 GFLOP: "
                 f"{ms(3.43 / res['gemm']['float64']['gflops']).strip()}; measured / that = "
                 f"{c['roofline_ratio_issue_3.43GF']:.2f}")
+        if "roofline_time_concurrent_mixed" in c:
+            log(f"  strictest: the float32 rows ({', '.join(FLOAT32_ROWS)}) at the "
+                f"float32 rate, the rest at the float64 rate, both with two single-threaded "
+                f"products side by side: {ms(c['roofline_time_concurrent_mixed']).strip()}; "
+                f"measured / that = {c['roofline_ratio_concurrent_mixed']:.2f}")
 
     f = res.get("float32")
     if f:
@@ -667,12 +745,15 @@ def print_report(res: dict):
         log("\n=== the same step in PyTorch and JAX (config A, float64; own subprocesses) ===")
         ref = fw["refimpl"]["median"]
         log(f"refimpl (RiemannianSGD.update)   {ms(ref)}")
+        same = fw["refimpl_same_algorithm"]["median"]
+        log(f"refimpl, precision='double', threads=1 (the frameworks' algorithm) {ms(same)}")
         for name in ("torch", "jax"):
             d = fw[name]
             if "median" in d:
                 extra = f", jit compile {d['compile']:.1f} s" if "compile" in d else ""
                 log(f"{name:32s} {ms(d['median'])}   refimpl / {name} = "
-                    f"{d['refimpl_ratio']:.2f}; max rel. diff of the update "
+                    f"{d['refimpl_ratio']:.2f} (same algorithm: "
+                    f"{d['refimpl_same_algorithm_ratio']:.2f}); max rel. diff of the update "
                     f"{d['rel_diff']:.1e} ({name} {d['version']}{extra})")
             else:
                 log(f"{name:32s} {d.get('skipped', d.get('error'))}")
@@ -714,7 +795,7 @@ def main():
     res["configs"] = {}
     for name in (("A",) if quick else ("A", "B")):
         log(f"config {name} …")
-        res["configs"][name] = bench_config(name, repeats, rate64, quick)
+        res["configs"][name] = bench_config(name, repeats, res["gemm"], quick)
     log("float32 …")
     res["float32"] = bench_float32(repeats)
     if not ARGS.skip_frameworks:
@@ -725,7 +806,9 @@ def main():
     res["load_end"] = loadavg()
     res["time_end"] = time.strftime("%Y-%m-%d %H:%M:%S")
     print_report(res)
-    Path(ARGS.out).write_text(json.dumps(res, indent=1, default=str))
+    tmp = Path(ARGS.out).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(res, indent=1, default=str))
+    os.replace(tmp, ARGS.out)                      # never a half-written results file
     log(f"\nresults written to {ARGS.out}")
 
 

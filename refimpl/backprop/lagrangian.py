@@ -89,16 +89,29 @@ def solve(model: Module, params, X, targets, loss="mse") -> Stationary:
     """
     loss = get_loss(loss)
     params = model.check_params(params)
+    states, caches = _forward_pass(model, params, X)
+    return _backward_pass(model, params, states, caches, targets, loss)
+
+
+def _forward_pass(model: Module, params, X) -> tuple[list, list]:
+    """``∂ℒ/∂λ_l = 0``: the states ``[X, x_1, …, x_L]`` and the stages' caches (checked
+    ``params``, as :func:`solve` has them)."""
     X = spaces.check_point(X, model.in_space, "X")
     states, caches = [X], []
-    for key, f in stages(model):                            # ∂ℒ/∂λ_l = 0
+    for key, f in stages(model):
         x, c = f._forward(_stage_params(params, key), states[-1])
         states.append(x)
         caches.append(c)
-    y = states[-1]
-    if not isinstance(y, np.ndarray):
+    if not isinstance(states[-1], np.ndarray):
         raise ValueError("the model's output must be a single array R^k for a loss, got the "
                          f"product space {spaces.describe(model.out_space)}")
+    return states, caches
+
+
+def _backward_pass(model: Module, params, states, caches, targets, loss) -> Stationary:
+    """``∂ℒ/∂x_l = 0`` from :func:`_forward_pass`'s states and caches: the multipliers layer by
+    layer, then the gradients; :func:`solve`'s result."""
+    y = states[-1]
     targets = loss.check_targets(targets, y.shape[0], y.shape[1])
     losses = loss._value(y, targets)
     S = y.shape[0]
@@ -107,7 +120,8 @@ def solve(model: Module, params, X, targets, loss="mse") -> Stationary:
     for i in reversed(range(len(caches))):                   # ∂ℒ/∂x_{l−1} = 0
         key, f = stages(model)[i]
         multipliers[i] = lam
-        lam, g, mm = f._backward(_stage_params(params, key), caches[i], lam)
+        # the cotangent at the data X is not a multiplier: not computed (need_input=False)
+        lam, g, mm = f._backward(_stage_params(params, key), caches[i], lam, i > 0)
         grads[key] = tree.tree_map(lambda a: a / S, g) if isinstance(g, dict) else g
         module_mults[key] = mm
     if stages(model)[0][0] == "":

@@ -14,7 +14,12 @@ NumPy's). Matrices the kernels factor or solve with are read from their lower tr
 - :func:`pair_weighted_gram`  ``Σ_p R_s[j,p] R_t[i,p] W_st[p]``     (linear layer, any diagonal mass)
 - :func:`cholesky_block`   Cholesky factor of a diagonal block in place, and its inverse
   (the unblocked step of :func:`refimpl.metric.inner.cholesky_lower`)
-- :func:`cholesky_solve`   ``x = (L Lᵀ)⁻¹ b`` by forward and back substitution
+- :func:`cholesky_solve`   ``x = (L Lᵀ)⁻¹ b`` by forward and back substitution (``L`` may be
+  float32 while ``b`` is float64: the arithmetic is then float64)
+- :func:`copy_lower`       a lower triangle copied (and rounded, e.g. to float32), and ``‖K‖∞``
+  of the symmetric matrix it stands for (the refined solver's factorisation input and scale)
+- :func:`symv_lower`       ``K x`` for the symmetric ``K`` given by its lower triangle (the
+  refined solver's residual, in float64)
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import numpy as np
 _FAST = {"reassoc", "contract", "nsz"}
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def fuse_kron_gram(RR, E, r, scale):
     """Overwrite the lower triangle of ``RR`` (``n × n``, ``n = S·r``) with
     ``K[(s,j),(t,i)] = δ + scale · RR[(s,j),(t,i)] · E[s,t]`` and return it.
@@ -48,7 +53,7 @@ def fuse_kron_gram(RR, E, r, scale):
     return RR
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def pair_weighted_gram(R, Wst, scale):
     """``K = I + scale · [Σ_p R[s,j,p] R[t,i,p] Wst[s,t,p]]`` with ``Wst`` of shape (S, S, m).
 
@@ -73,7 +78,7 @@ def pair_weighted_gram(R, Wst, scale):
     return K
 
 
-@numba.njit(cache=True, fastmath=_FAST)
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
 def cholesky_block(D, inv, want_inverse):
     """Factor the SPD block ``D`` (``b × b``, lower triangle read) in place: its lower
     triangle becomes ``L`` with ``D = L Lᵀ``; the strict upper triangle is not touched.
@@ -107,7 +112,7 @@ def cholesky_block(D, inv, want_inverse):
     return 0
 
 
-@numba.njit(cache=True, fastmath=_FAST)
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
 def cholesky_solve(L, b):
     """Solve ``L Lᵀ x = b`` for lower-triangular ``L`` (``n × n``, lower triangle read) and
     ``b`` of shape (n, k); returns a new (n, k) array."""
@@ -126,3 +131,43 @@ def cholesky_solve(L, b):
             for j in range(i):
                 y[j] -= L[i, j] * xi
     return x.T.copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def copy_lower(K, out):
+    """Copy the lower triangle of ``K`` (``n × n``) into ``out`` (same shape, any float type:
+    rounded on the way; ``out`` may be ``K`` itself; its strict upper triangle is not touched)
+    and return ``max_i Σ_j |K_ij|``, the ∞-norm of the symmetric matrix whose lower triangle
+    ``K`` holds."""
+    n = K.shape[0]
+    rows = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        acc = 0.0
+        for j in range(i):
+            v = K[i, j]
+            out[i, j] = v
+            acc += abs(v)
+            rows[j] += abs(v)
+        out[i, i] = K[i, i]
+        rows[i] += acc + abs(K[i, i])
+    return rows.max()
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def symv_lower(K, x):
+    """``y = K x`` for the symmetric ``K`` (``n × n``) given by its lower triangle and ``x``
+    of shape (n, k); returns a new (n, k) array. Each stored entry is read once: row ``i``
+    gives ``y_i += K[i, :i] x[:i]`` and ``y[:i] += K[i, :i]ᵀ x_i``."""
+    n, k = x.shape
+    y = np.zeros((k, n), dtype=x.dtype)
+    for c in range(k):
+        yc = y[c]
+        for i in range(n):
+            xi = x[i, c]
+            acc = K[i, i] * xi
+            for j in range(i):
+                kij = K[i, j]
+                acc += kij * x[j, c]
+                yc[j] += kij * xi
+            yc[i] += acc
+    return y.T.copy()

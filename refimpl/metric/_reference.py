@@ -41,3 +41,14 @@ def cholesky_block(D, inv, want_inverse):
 def cholesky_solve(L, b):
     y = solve_triangular(L, b, lower=True)
     return solve_triangular(L, y, lower=True, trans="T")
+
+
+def copy_lower(K, out):
+    A = np.tril(K) + np.tril(K, -1).T
+    lower = np.tril_indices(K.shape[0])
+    out[lower] = K[lower]
+    return float(np.abs(A).sum(axis=1).max())
+
+
+def symv_lower(K, x):
+    return (np.tril(K) + np.tril(K, -1).T) @ x

@@ -1,12 +1,16 @@
 """Factorised SPD systems (SPEC §4, Lemma 1): the Woodbury inner matrix ``K`` (or the primal
 ``G``).
 
-Two ways to hold ``K = I + B̃ M⁻¹ B̃ᵀ`` (``S·r × S·r``), both with ``solve(C)`` for a right-hand
-side of any shape holding ``size`` numbers (``(S, r)`` for ``K``, sample-major), ``size`` and
-a ``condition()`` estimate:
+Three ways to hold ``K = I + B̃ M⁻¹ B̃ᵀ`` (``S·r × S·r``), each with ``solve(C)`` for a
+right-hand side of any shape holding ``size`` numbers (``(S, r)`` for ``K``, sample-major),
+``size`` and a ``condition()`` estimate; :func:`factorize` picks between the first two:
 
 - :class:`CholeskyInner`: ``K = L Lᵀ`` by :func:`cholesky_lower`, solved by the Numba
   substitution kernel; cost ``(S·r)³/3``.
+- :class:`RefinedCholeskyInner`: the same factorisation done in float32 (twice the speed),
+  each solve refined in float64 until its residual meets the test of LAPACK's mixed-precision
+  driver DSPOSV — a backward error of order ``ε₆₄``, as a float64 Cholesky solve gives — with
+  a float64 factorisation as the fallback. Used for float64 systems of size ``≥ MIXED_MIN``.
 - :class:`SharedFactorInner`: when every sample has the *same* factor rows ``R_s = R_0`` (the
   last linear layer under a constant output metric, e.g. the identity: ``R_L = Fᵀ = I``) and
   the mass is scalar, ``K = I + (1/S) E ⊗ C`` with ``C = R_0 R_0ᵀ`` (``r × r``) and
@@ -21,20 +25,51 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _scratch
 from . import _kernels
 
 #: block size of :func:`cholesky_lower`: the unblocked Numba kernel factors ``NB × NB``
 #: diagonal blocks, NumPy's BLAS does the rest (``O(n³)``) as matrix products
-NB = 96
+NB = 64
 #: up to this size ``numpy.linalg.cholesky`` (LAPACK) is used as it is
 SMALL = 256
+#: ``precision="auto"``: float64 systems at least this large get :class:`RefinedCholeskyInner`
+MIXED_MIN = 512
+#: refinement steps before falling back to a float64 factorisation (DSPOSV's ``ITERMAX``)
+ITERMAX = 30
+#: the unit roundoff of float64, ``2⁻⁵³`` (LAPACK's ``DLAMCH('Epsilon')``)
+EPS = 2.0 ** -53
+PRECISIONS = ("auto", "double", "mixed")
+
+
+def use_mixed(size: int, precision: str) -> bool:
+    """Whether a float64 system of this size is factorised in float32 and refined."""
+    return precision == "mixed" or (precision == "auto" and size >= MIXED_MIN)
+
+
+def factorize(K: np.ndarray, *, overwrite: bool = False, precision: str = "auto"):
+    """The SPD matrix ``K`` (lower triangle read) held for solves.
+
+    ``precision``: ``"double"`` — :class:`CholeskyInner` (the factorisation in ``K``'s own
+    float type); ``"mixed"`` — :class:`RefinedCholeskyInner` for a float64 ``K`` (a float32
+    ``K`` is factorised directly); ``"auto"`` — mixed for float64 systems of size
+    ``≥ MIXED_MIN``, where the float32 factorisation saves more than the refinement costs.
+    ``overwrite=True``: the caller gives up ``K`` (factorised in place, or kept by the
+    refined solver for its residuals).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    if use_mixed(K.shape[0], precision) and K.dtype == np.float64:
+        return RefinedCholeskyInner.from_matrix(K if overwrite else K.copy())
+    return CholeskyInner(K, overwrite=overwrite)
 
 
 def cholesky_lower(K: np.ndarray, nb: int = NB, small: int = SMALL) -> np.ndarray:
     """Cholesky factor of the SPD matrix ``K`` *in place*: on return the lower triangle of
     ``K`` holds ``L`` with ``K = L Lᵀ``; the strict upper triangle is not meaningful.
 
-    For ``n ≤ small``, NumPy's LAPACK (``numpy.linalg.cholesky``). Above, a left-looking
+    For ``n ≤ small``, NumPy's LAPACK (``numpy.linalg.cholesky`` of the lower triangle).
+    Above, a left-looking
     blocked algorithm on block columns ``J = [k, k + nb)``:
 
         K[k:, J] −= L[k:, :k] L[J, :k]ᵀ       (one GEMM: the updates from the columns to the
@@ -55,8 +90,8 @@ def cholesky_lower(K: np.ndarray, nb: int = NB, small: int = SMALL) -> np.ndarra
     ``numpy.linalg.LinAlgError`` if ``K`` is not positive definite.
     """
     n = K.shape[0]
-    if n <= small:
-        K[...] = np.linalg.cholesky(K)
+    if n <= small:                              # np.tril: numpy.linalg.cholesky rejects a
+        K[...] = np.linalg.cholesky(np.tril(K))     # non-finite upper triangle
         return K
     inv = np.empty((nb, nb), dtype=K.dtype)
     lower = np.tri(nb, dtype=bool)
@@ -87,6 +122,8 @@ class CholeskyInner:
     ``overwrite=True`` factorises ``K`` in place (the caller gives up ``K``).
     """
 
+    precision = "double"
+
     def __init__(self, K: np.ndarray, overwrite: bool = False):
         self.size = K.shape[0]
         self.L = cholesky_lower(K if overwrite else K.copy())
@@ -100,8 +137,112 @@ class CholeskyInner:
         return float((d.max() / d.min()) ** 2)
 
 
+class RefinedCholeskyInner:
+    """An SPD system ``K x = b`` solved in float64 with a float32 Cholesky factor
+    (mixed-precision iterative refinement, as LAPACK's DSPOSV does).
+
+    A float32 approximation of ``K`` is factorised, ``K ≈ L Lᵀ``, at twice the float64 speed.
+    A solve starts from ``x = (L Lᵀ)⁻¹ b`` and repeats, in float64,
+
+        r = b − K x,        d = (L Lᵀ)⁻¹ r,        x ← x + d
+
+    as long as the steps shrink. Each step multiplies the error by a rate ``ρ`` of about
+    ``cond(K)·ε₃₂`` (measured as the ratio of successive steps), so the error left after a
+    step ``d`` is about ``ρ·max|d|``: the iteration stops when that is below ``ε max|x|``
+    (``ε = 2⁻⁵³``), when ``ρ > ½`` (the steps stall at rounding level), or after
+    ``ITERMAX`` steps — two steps for a well-conditioned ``K`` — and ends where a float64
+    solve's rounding does: a forward error of order ``cond(K)·ε``. The result is accepted if
+    it passes LAPACK DSPOSV's test ``max|r| ≤ √n · max|x| · ‖K‖∞ · ε`` (a normwise backward error of
+    order ``ε``). (DSPOSV stops as soon as that test passes; going on until the steps stop
+    shrinking gains the factor ``√n`` the test allows: measured, stopping at the test left
+    errors 15× those of a float64 Cholesky solve at ``cond(K) = 6·10⁵``.) When the float32
+    factorisation fails (``K`` not positive definite in float32: entries beyond its range,
+    or ``cond(K) ≳ 1/ε₃₂``) or the result fails the test, ``K`` is factorised in float64
+    (:class:`CholeskyInner`) and that factor is used from then on.
+
+    Parameters
+    ----------
+    K32 : ndarray (n, n), float32
+        ``K`` rounded to float32, or computed in float32 (lower triangle read); factorised in
+        place.
+    matvec : callable
+        ``x ↦ K x`` in float64 for ``x`` of shape ``(n, 1)``: the residuals, so it defines the
+        system that is solved.
+    double : callable
+        ``() ↦ K`` in float64 (lower triangle meaningful, may be overwritten): the fallback.
+
+    Attributes
+    ----------
+    steps : list of int
+        Refinement steps taken by each solve so far (``ITERMAX + 1`` marks a fallback).
+    """
+
+    def __init__(self, K32: np.ndarray, matvec, double):
+        self.size = K32.shape[0]
+        self.matvec, self._make_double = matvec, double
+        self.norm = _kernels.copy_lower(K32, K32)       # ‖K‖∞ (float32 rounding: a scale)
+        self.steps = []
+        self._double = None
+        try:
+            self.L = cholesky_lower(K32)
+        except np.linalg.LinAlgError:
+            self._fall_back()
+
+    @classmethod
+    def from_matrix(cls, K: np.ndarray) -> "RefinedCholeskyInner":
+        """From ``K`` in float64 (lower triangle; kept, not overwritten): its residuals are
+        products with ``K`` itself (:func:`~refimpl.metric._kernels.symv_lower`)."""
+        K32 = _scratch.empty(K.shape, np.float32)
+        _kernels.copy_lower(K, K32)
+        return cls(K32, lambda x: _kernels.symv_lower(K, x), lambda: K)
+
+    @property
+    def precision(self) -> str:
+        """``"mixed"``, or ``"mixed→double"`` once the float64 fallback has been taken."""
+        return "mixed" if self._double is None else "mixed→double"
+
+    def solve(self, C: np.ndarray) -> np.ndarray:
+        if self._double is not None:
+            return self._double.solve(C)
+        b = C.reshape(-1, 1)
+        x = _kernels.cholesky_solve(self.L, b)
+        r = b - self.matvec(x)
+        previous = 0.0
+        for step in range(1, ITERMAX + 1):
+            d = _kernels.cholesky_solve(self.L, r)
+            x += d
+            r = b - self.matvec(x)
+            d_max, x_max = np.abs(d).max(), np.abs(x).max()
+            rate = d_max / previous if step > 1 else 1.0    # the error's contraction a step
+            # done when the next step would be below rounding (or this one is), when the
+            # steps stall, or on NaN (which then propagates)
+            if not rate * d_max > EPS * x_max or (step > 1 and rate > 0.5):
+                break
+            previous = d_max
+        r_max = np.abs(r).max()
+        if r_max <= np.sqrt(self.size) * self.norm * EPS * x_max or not np.isfinite(r_max):
+            self.steps.append(step)
+            return x.reshape(C.shape)
+        self.steps.append(ITERMAX + 1)
+        self._fall_back()
+        return self._double.solve(C)
+
+    def condition(self) -> float:
+        """``(max diag L / min diag L)²`` of the factor in use (a lower bound, as above)."""
+        if self._double is not None:
+            return self._double.condition()
+        d = np.abs(np.diag(self.L)).astype(np.float64)
+        return float((d.max() / d.min()) ** 2)
+
+    def _fall_back(self):
+        self._double = CholeskyInner(self._make_double(), overwrite=True)
+        self.L = None
+
+
 class SharedFactorInner:
     """``K = I + (1/S) E ⊗ C`` (sample-major), solved in the eigenbasis of ``C``."""
+
+    precision = "double"
 
     def __init__(self, E: np.ndarray, C: np.ndarray, S: int):
         self.S, self.r = E.shape[0], C.shape[0]

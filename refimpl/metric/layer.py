@@ -22,6 +22,10 @@ Two ways to apply ``G⁻¹``, chosen by cost (``method="auto"``) and reported in
 - ``"primal"``: ``G`` built explicitly (``n × n``) and Cholesky-factorised; cost
   ``O(n² Sr + n³)``. Also the dense reference for tests.
 
+Either factorisation is done in float64, or (``precision="auto"`` for systems of size ≥ 512,
+or ``"mixed"``) in float32 with every solve refined in float64 to a float64 solve's accuracy
+(:class:`~refimpl.metric.inner.RefinedCholeskyInner`).
+
 Only the lower triangle of ``K`` is formed where that saves work (``linear-scalar``,
 ``linear-kron``): the Cholesky factorisation (:func:`refimpl.metric.inner.cholesky_lower`)
 reads nothing else.
@@ -30,9 +34,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import tree
+from .. import _scratch, tree
 from . import _kernels
-from .inner import CholeskyInner, SharedFactorInner
+from .inner import PRECISIONS, RefinedCholeskyInner, SharedFactorInner, factorize, use_mixed
 from ..modules.blocks import Block
 from ..modules.linear import LinearBlock
 
@@ -56,11 +60,31 @@ def gram_lower(X: np.ndarray, nb: int = 256) -> np.ndarray:
     n = X.shape[0]
     if n <= nb:
         return X @ X.T
-    out = np.empty((n, n), dtype=X.dtype)
+    out = _scratch.empty((n, n), X.dtype)                 # large: reused memory
     for i in range(0, n, nb):
         e = min(i + nb, n)
         np.matmul(X[i:e], X[:e].T, out=out[i:e, :e])
     return out
+
+
+def _scalar_mass_E(block: LinearBlock, mass: float) -> np.ndarray:
+    """``E = A Aᵀ/μ + 1/μ`` (``S × S``; the bias term only with a bias)."""
+    A = block.A
+    return (A @ A.T) / mass + (1.0 / mass if block.bias else 0.0)
+
+
+def kron_gram_matvec(R: np.ndarray, E: np.ndarray, x: np.ndarray, scale: float) -> np.ndarray:
+    """``K x`` for ``K = I + scale · (R₂R₂ᵀ) ⊙ (E ⊗ 1_{r×r})`` (the ``linear-scalar`` inner
+    matrix) without forming ``K``: ``(K x)_s = x_s + scale · R_s Σ_t E_st R_tᵀ x_t``.
+
+    ``R`` (S, r, m), ``E`` (S, S), ``x`` (S·r, 1) sample-major; returns (S·r, 1). Cost
+    ``4 S r m + 2 S² m`` against ``2 (S r)²`` for a product with the formed ``K``.
+    """
+    S, r, _ = R.shape
+    X = x.reshape(S, r)
+    U = np.matmul(X[:, None, :], R)[:, 0, :]              # u_t = R_tᵀ x_t        (S, m)
+    V = E @ U                                             # v_s = Σ_t E_st u_t
+    return (X + scale * np.matmul(R, V[:, :, None])[:, :, 0]).reshape(-1, 1)
 
 
 def inner_gram(block: Block, mass, S: int):
@@ -71,7 +95,7 @@ def inner_gram(block: Block, mass, S: int):
         R2 = block.R.reshape(S * block.r, -1)
         A = block.A
         if not isinstance(mass, dict):
-            E = (A @ A.T) / mass + (1.0 / mass if block.bias else 0.0)
+            E = _scalar_mass_E(block, mass)
             K = _kernels.fuse_kron_gram(gram_lower(R2), E, block.r, 1.0 / S)
             return K, "linear-scalar"
         rank1, u, v = _is_rank_one(mass["W"])
@@ -106,6 +130,17 @@ def _shares_factor(block, mass) -> bool:
     return np.array_equal(R[1], R[0]) and bool(np.all(R == R[:1]))   # cheap test first
 
 
+def _mixed_linear_scalar(block: LinearBlock, mass: float, S: int) -> RefinedCholeskyInner:
+    """The ``linear-scalar`` inner matrix formed in float32 (its Gram product at float32
+    speed; all the factorisation needs) and solved in float64 with refinement, the residuals
+    by :func:`kron_gram_matvec` on the float64 factors."""
+    R, E, r = block.R, _scalar_mass_E(block, mass), block.r
+    R32 = R.reshape(S * r, -1).astype(np.float32)
+    K32 = _kernels.fuse_kron_gram(gram_lower(R32), E.astype(np.float32), r, np.float32(1.0 / S))
+    return RefinedCholeskyInner(K32, lambda x: kron_gram_matvec(R, E, x, 1.0 / S),
+                                lambda: inner_gram(block, mass, S)[0])
+
+
 class LayerMetric:
     """``G_l = M_l + B̃_lᵀ B̃_l`` for one module; see the module docstring.
 
@@ -116,11 +151,17 @@ class LayerMetric:
     mass : float or dict
         ``μ`` or a tree ``{name: array}`` of positive values shaped like the parameters.
     method : {"auto", "woodbury", "primal"}
+    precision : {"auto", "double", "mixed"}
+        How the Cholesky factorisation is done (:func:`~refimpl.metric.inner.factorize`):
+        ``"double"`` in float64; ``"mixed"`` in float32 with float64-refined solves;
+        ``"auto"`` mixed for systems of size ``≥ MIXED_MIN`` (512).
     """
 
-    def __init__(self, block: Block, mass, method: str = "auto"):
+    def __init__(self, block: Block, mass, method: str = "auto", precision: str = "auto"):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
         self.block, self.mass = block, mass
         self.S, self.r, self.n = block.S, block.r, block.n
         # M⁻¹ per leaf: a Python float for a scalar mass (no parameter-sized arrays, and the
@@ -134,16 +175,18 @@ class LayerMetric:
             method = "woodbury" if woodbury_cost <= primal_cost else "primal"
         self.method = method
         if method == "primal":
-            self.inner, self.path = CholeskyInner(self.dense(), overwrite=True), "dense"
+            self.inner = factorize(self.dense(), overwrite=True, precision=precision)
+            self.path = "dense"
         elif _shares_factor(block, mass):
-            A = block.A
-            E = (A @ A.T) / mass + (1.0 / mass if block.bias else 0.0)
             R0 = block.R[0]
-            self.inner = SharedFactorInner(E, R0 @ R0.T, self.S)
+            self.inner = SharedFactorInner(_scalar_mass_E(block, mass), R0 @ R0.T, self.S)
             self.path = "linear-shared-factor"
+        elif (isinstance(block, LinearBlock) and not isinstance(mass, dict)
+              and block.R.dtype == np.float64 and use_mixed(m, precision)):
+            self.inner, self.path = _mixed_linear_scalar(block, mass, self.S), "linear-scalar"
         else:
             K, self.path = inner_gram(block, mass, self.S)
-            self.inner = CholeskyInner(K, overwrite=True)
+            self.inner = factorize(K, overwrite=True, precision=precision)
         self.inner_size = self.inner.size
 
     # -- the three operations -------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import tree
-from .inner import CholeskyInner
+from .inner import PRECISIONS, factorize
 from .layer import METHODS, LayerMetric, _inv_mass_tree, inner_gram
 
 
@@ -26,11 +26,15 @@ class NetworkMetric:
     blocks : list of (path, Block)
     masses : list of (float or dict), one per block
     method : {"auto", "woodbury", "primal"}
+    precision : {"auto", "double", "mixed"}
+        As for :class:`~refimpl.metric.layer.LayerMetric`.
     """
 
-    def __init__(self, blocks, masses, method: str = "auto"):
+    def __init__(self, blocks, masses, method: str = "auto", precision: str = "auto"):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
         self.paths = [p for p, _ in blocks]
         self.blocks = [b for _, b in blocks]
         self.masses = list(masses)
@@ -53,7 +57,7 @@ class NetworkMetric:
             self.path = "+".join(self.path)
         else:
             K, self.path = self.dense(), "dense"
-        self.inner = CholeskyInner(K)
+        self.inner = factorize(K, overwrite=True, precision=precision)
         self.inner_size = self.inner.size
 
     def _split(self, flat):

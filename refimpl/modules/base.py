@@ -155,9 +155,10 @@ class Module:
         return spaces.map_point(lambda a: a[:, 0, :], self.in_space,
                                 self._pullback_input(params, cache, R))
 
-    def _backward(self, params, cache, ybar):
-        return (self._vjp_input(params, cache, ybar), self._vjp_params(params, cache, ybar),
-                ybar)
+    def _backward(self, params, cache, ybar, need_input=True):
+        # need_input=False: the input cotangent is not wanted (None), e.g. at the data
+        return (self._vjp_input(params, cache, ybar) if need_input else None,
+                self._vjp_params(params, cache, ybar), ybar)
 
     def _factor_pass(self, params, cache, R, need_input=True):
         R_in = self._pullback_input(params, cache, R) if need_input else None

@@ -73,15 +73,14 @@ class Sequential(Module):
             R = m._pullback_input(params[k], c, R)
         return R
 
-    def _backward(self, params, caches, lam):
-        grads, mults = {}, {}
+    def _backward(self, params, caches, lam, need_input=True):
+        grads, mults, first = {}, {}, next(iter(self.children))
         for (k, m), c in self._reverse(caches):
-            lam_out = lam
-            lam, grads[k], mults[k] = m._backward(params[k], c, lam_out)
+            lam, grads[k], mults[k] = m._backward(params[k], c, lam, need_input or k != first)
         return lam, _ordered(grads, self.children), _ordered(mults, self.children)
 
     def _vjp_params(self, params, caches, ybar):
-        return self._backward(params, caches, ybar)[1]
+        return self._backward(params, caches, ybar, need_input=False)[1]
 
     def _factor_pass(self, params, caches, R, need_input=True):
         blocks, first = {}, next(iter(self.children))
@@ -129,13 +128,14 @@ class Parallel(Module):
         return tuple(m._pullback_input(params[k], caches[i], R[i])
                      for i, (k, m) in self._items())
 
-    def _backward(self, params, caches, lam):
-        res = {k: m._backward(params[k], caches[i], lam[i]) for i, (k, m) in self._items()}
-        return (tuple(r[0] for r in res.values()), {k: r[1] for k, r in res.items()},
-                {k: r[2] for k, r in res.items()})
+    def _backward(self, params, caches, lam, need_input=True):
+        res = {k: m._backward(params[k], caches[i], lam[i], need_input)
+               for i, (k, m) in self._items()}
+        return (tuple(r[0] for r in res.values()) if need_input else None,
+                {k: r[1] for k, r in res.items()}, {k: r[2] for k, r in res.items()})
 
     def _vjp_params(self, params, caches, ybar):
-        return self._backward(params, caches, ybar)[1]
+        return self._backward(params, caches, ybar, need_input=False)[1]
 
     def _factor_pass(self, params, caches, R, need_input=True):
         res = {k: m._factor_pass(params[k], caches[i], R[i], need_input)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..losses import get_output_metric
+from .._threads import single_threaded_blas
 from ..metric import build_metric, check_mass
+from ..metric.layerwise import parallel_threads
+from ..metric.inner import PRECISIONS
 from .base import Optimizer
 
 
@@ -32,29 +35,50 @@ class RiemannianSGD(Optimizer):
         parameters (damped Gauss–Newton / Levenberg–Marquardt).
     method : {"auto", "woodbury", "primal"}
     path : {"structured", "generic"}
+    precision : {"auto", "double", "mixed"}
+        How the Cholesky factorisations are done (see :func:`~refimpl.metric.build_metric`);
+        ``"auto"``: in float32 with float64-refined solves for systems of size ≥ 512.
+    threads : int or None
+        Modules whose metrics are built and applied at the same time (``scope="layer"``;
+        see :func:`~refimpl.metric.build_metric`); ``None`` decides from the model. The
+        update does not depend on it.
     """
 
     name = "riemannian"
 
     def __init__(self, model, loss="mse", *, lr: float = 1.0, mass=1.0,
                  output_metric="identity", scope: str = "layer", method: str = "auto",
-                 path: str = "structured"):
+                 path: str = "structured", precision: str = "auto", threads=None):
         super().__init__(model, loss, lr=lr)
         self.output_metric = get_output_metric(output_metric)
         self.mass = check_mass(mass, _zeros(model))
         self.scope, self.method, self.path = scope, method, path
+        self.precision, self.threads = precision, threads
         if scope not in ("layer", "network"):
             raise ValueError(f"unknown scope {scope!r}; expected 'layer' or 'network'")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
 
     def hyperparameters(self):
         return {"lr": self.lr, "mass": self.mass if not isinstance(self.mass, dict) else "tree",
-                "output_metric": self.output_metric.name, "scope": self.scope}
+                "output_metric": self.output_metric.name, "scope": self.scope,
+                "precision": self.precision}
 
     def _direction(self, state, X, targets):
-        metric = build_metric(self.model, state.params, X, targets, loss=self.loss,
-                              output_metric=self.output_metric, mass=self.mass,
-                              scope=self.scope, method=self.method, path=self.path)
-        update, diag = metric.step(self.lr)
+        threads = self.threads
+        if threads is None:
+            threads = parallel_threads(self.model, np.shape(X)[0] if np.ndim(X) else 0) \
+                if self.scope == "layer" else 1
+        # one single-threaded-BLAS region from the first product to the last (_threads)
+        with single_threaded_blas(threads > 1):
+            metric = build_metric(self.model, state.params, X, targets, loss=self.loss,
+                                  output_metric=self.output_metric, mass=self.mass,
+                                  scope=self.scope, method=self.method, path=self.path,
+                                  precision=self.precision, threads=threads)
+            update, diag = metric.step(self.lr)
         diag["loss"] = diag.pop("risk")
         return update, state.slots, diag
 
@@ -65,9 +89,9 @@ class GaussNewton(RiemannianSGD):
     name = "gauss-newton"
 
     def __init__(self, model, loss="mse", *, lr: float = 1.0, mass=1.0,
-                 output_metric="gauss-newton", method: str = "auto"):
+                 output_metric="gauss-newton", method: str = "auto", precision: str = "auto"):
         super().__init__(model, loss, lr=lr, mass=mass, output_metric=output_metric,
-                         scope="network", method=method)
+                         scope="network", method=method, precision=precision)
 
 
 def _zeros(model):

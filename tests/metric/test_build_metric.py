@@ -182,6 +182,10 @@ BAD = [  # (kwargs override, error, words)
     (dict(output_metric=-np.eye(3)), ValueError, "positive definite"),
     (dict(output_metric=np.eye(2)), ValueError, "3 outputs"),
     (dict(output_metric="fisher"), ValueError, "unknown output metric"),
+    (dict(precision="single"), ValueError, "unknown precision"),
+    (dict(threads=0), ValueError, "positive int or None"),
+    (dict(threads=2.0), ValueError, "positive int or None"),
+    (dict(threads=True), ValueError, "positive int or None"),
 ]
 
 
@@ -207,3 +211,66 @@ def test_last_layer_under_identity_metric_takes_the_shared_factor_path():
     methods = list(diag["methods"].values())
     assert methods[-1] == "woodbury/linear-shared-factor"
     assert all(m == "woodbury/linear-scalar" for m in methods[:-1])
+
+
+@pytest.mark.parametrize("net", NETS)
+@pytest.mark.parametrize("precision", ["double", "mixed"])
+def test_threads_do_not_change_the_result(net, precision):
+    """Layer-parallel (threads=2, BLAS single-threaded) against one thread: the same update,
+    diagnostics and float32/float64 choices; exactly, where the BLAS computes each product
+    the same way on one thread as on several (OpenBLAS: observed), else to rounding."""
+    rng, model, params, X, t = problem(net, "cross_entropy", S=6)
+    got = {}
+    for threads in (1, 2):
+        metric = build_metric(model, params, X, t, loss="cross_entropy", mass=0.3,
+                              precision=precision, threads=threads)
+        assert metric.threads == threads
+        got[threads] = metric.step(0.5)
+    (u1, d1), (u2, d2) = got[1], got[2]
+    for a, b in zip(tree.leaves(u1), tree.leaves(u2)):
+        assert rel_err(a, b) < 1e-14
+    for key in ("methods", "precision", "refinement_steps", "inner_size", "form"):
+        assert d1[key] == d2[key]
+    assert d1["residual"] == pytest.approx(d2["residual"], rel=1e-6, abs=1e-15)
+
+
+def test_mixed_precision_diagnostics_at_a_large_inner_system():
+    """S·r = 600 ≥ 512: float32 factorisation with float64 refinement ("auto"), the same
+    update as the float64 factorisation to the conditioning bound, and reported as such."""
+    rng = np.random.default_rng(3)
+    model = MODULE_CASES["mlp_tanh"](3, 3)
+    params = model.init(rng)
+    X, t = rng.standard_normal((200, 3)), rng.integers(0, 3, 200)
+    steps = {}
+    for precision in ("auto", "double"):
+        metric = build_metric(model, params, X, t, loss="cross_entropy", mass=1e-2,
+                              method="woodbury", precision=precision)
+        steps[precision] = metric.step(1.0)
+    (ua, da), (ud, dd) = steps["auto"], steps["double"]
+    assert da["inner_size"] == 600
+    assert set(da["precision"].values()) <= {"mixed", "double"}
+    assert "mixed" in da["precision"].values() and da["refinement_steps"] >= 1
+    assert set(dd["precision"].values()) == {"double"} and dd["refinement_steps"] == 0
+    for a, b in zip(tree.leaves(ua), tree.leaves(ud)):       # cond(K) ≤ 230 here:
+        assert rel_err(a, b) < 1e-12                          # 10·ε·cond(K) = 5e-13
+    assert da["residual"] < 1e-12 and dd["residual"] < 1e-12
+
+
+# (widths, S) -> threads parallel_threads picks on a machine with two or more cores
+PARALLEL_CASES = [
+    ((784, 256, 256, 10), 128, 2),       # benchmark config A: two large S·r = 1280 systems
+    ((784, 128, 128, 10), 128, 2),
+    ((784, 1024, 1024, 10), 64, 1),      # config B: the chain dominates (share 0.03)
+    ((784, 256, 10), 128, 1),            # one hidden layer: one large system
+    ((2, 4, 1), 8, 1),
+]
+
+
+@pytest.mark.parametrize("widths,S,want", PARALLEL_CASES)
+def test_parallel_threads_rule(widths, S, want, monkeypatch):
+    from refimpl.metric.layerwise import parallel_threads
+    from refimpl.modules import mlp
+    monkeypatch.setattr("refimpl._threads.cores", lambda: 2)
+    assert parallel_threads(mlp(widths, "tanh"), S) == want
+    monkeypatch.setattr("refimpl._threads.cores", lambda: 1)
+    assert parallel_threads(mlp(widths, "tanh"), S) == 1

@@ -106,7 +106,9 @@ def test_blocked_cholesky_matches_lapack(n, nb, dtype, tol):
         got = np.tril(cholesky_lower(Kg, nb, small=0))          # the blocked algorithm
     assert np.isnan(Kg[np.triu_indices(n, 1)]).all()
     assert rel_err(got, want) < tol
-    assert rel_err(np.tril(cholesky_lower(K.copy())), want) < tol  # LAPACK below SMALL
+    Ks = K.copy()
+    Ks[np.triu_indices(n, 1)] = np.inf                  # LAPACK below SMALL: lower part only
+    assert rel_err(np.tril(cholesky_lower(Ks)), want) < tol
 
 
 def test_blocked_cholesky_rejects_an_indefinite_matrix():
@@ -133,3 +135,34 @@ def test_blocked_paths_end_to_end_match_the_dense_solve():
     v = {k: rng.standard_normal(s) for k, s in block.shapes.items()}
     want = np.linalg.solve(G.dense(), tree.flatten(v))
     assert rel_err(tree.flatten(G.solve(v)), want) < 1e-10
+
+
+@pytest.mark.parametrize("n", [1, 4, 37])
+@pytest.mark.parametrize("out_dtype", [np.float64, np.float32])
+def test_copy_lower(n, out_dtype):
+    rng = np.random.default_rng(n)
+    K = spd(rng, n)
+    K[np.triu_indices(n, 1)] = np.nan                   # only the lower triangle is read
+    got, want = np.full((n, n), 7.0, out_dtype), np.full((n, n), 7.0, out_dtype)
+    norm = _kernels.copy_lower(K, got)
+    assert norm == pytest.approx(_reference.copy_lower(K, want), rel=1e-15)
+    A = np.tril(K) + np.tril(K, -1).T
+    assert norm == pytest.approx(np.linalg.norm(np.nan_to_num(A), np.inf), rel=1e-15)
+    assert np.array_equal(got, want)                    # rounded the same way
+    assert (got[np.triu_indices(n, 1)] == 7.0).all()    # upper part of out untouched
+    same = K.copy()
+    assert _kernels.copy_lower(same, same) == norm      # in place: a norm, nothing changed
+    assert np.array_equal(same, K, equal_nan=True)
+
+
+@pytest.mark.parametrize("n,k", [(1, 1), (6, 1), (45, 3)])
+def test_symv_lower(n, k):
+    rng = np.random.default_rng(n + k)
+    K = spd(rng, n)
+    A = K.copy()
+    K[np.triu_indices(n, 1)] = np.nan                   # only the lower triangle is read
+    x = rng.standard_normal((n, k))
+    got = _kernels.symv_lower(K, x)
+    assert got.shape == (n, k)
+    assert rel_err(got, _reference.symv_lower(K, x)) < 1e-14
+    assert rel_err(got, A @ x) < 1e-14

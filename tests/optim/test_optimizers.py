@@ -77,9 +77,24 @@ def test_exploding_update_is_caught():
     ("momentum", dict(lr=0.1, beta=-0.1), "beta"),
     ("riemannian", dict(lr=1.0, mass=-1.0), "mass"),
     ("riemannian", dict(lr=1.0, scope="global"), "unknown scope"),
+    ("riemannian", dict(lr=1.0, precision="half"), "unknown precision 'half'"),
+    ("riemannian", dict(lr=1.0, threads=0), "threads must be a positive int or None"),
+    ("gauss-newton", dict(lr=1.0, precision="quad"), "unknown precision"),
     ("lbfgs", dict(lr=1.0), "unknown optimizer 'lbfgs'"),
 ])
 def test_bad_hyperparameters_are_clear_errors(name, kw, words):
     model, *_ = problem()
     with pytest.raises(ValueError, match=words):
         make_optimizer(name, model, "mse", **kw)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_riemannian_update_is_the_same_on_any_number_of_threads(threads):
+    model, params, X, t = problem()
+    ref = make_optimizer("riemannian", model, "mse", lr=0.5, mass=0.1, threads=1)
+    opt = make_optimizer("riemannian", model, "mse", lr=0.5, mass=0.1, threads=threads)
+    (a, ia), (b, ib) = ref.update(ref.init(params), X, t), opt.update(opt.init(params), X, t)
+    for x, y in zip(tree.leaves(a.params), tree.leaves(b.params)):
+        assert np.array_equal(x, y)
+    assert opt.hyperparameters()["precision"] == "auto"
+    assert ia["precision"] == ib["precision"]
