@@ -54,20 +54,29 @@ class BatchMetric:
     """
 
     def __init__(self, model, params, risk, grads, blocks, masses, coords, scope, method,
-                 precision="auto", threads=1):
+                 precision="auto", threads=1, prepare_step=False):
         self.model, self.params, self.risk, self.grads = model, params, risk, grads
         self.paths = [p for p, _ in blocks]
         self.coords, self.scope = coords, scope
         self.threads = threads
+        self._prepared = None
         if scope == "layer":
             # one task per module, the largest inner systems first (the pool takes them in
-            # order); the results do not depend on the number of threads
+            # order); with prepare_step the task goes on to the module's part of step()
+            # (one parallel phase instead of two). Results do not depend on the threads.
             order = sorted(range(len(blocks)), key=lambda i: -_inner_cost(blocks[i][1]))
-            built = _threads.run([_make_layer(blocks[i][1], masses[i], method, precision)
-                                  for i in order], threads)
-            made = dict(zip(order, built))
-            self.layers = {p: made[i] for i, (p, _) in enumerate(blocks)}
+            self.layers = {}
+
+            def task(i):
+                path, block = blocks[i]
+                self.layers[path] = LayerMetric(block, masses[i], method, precision)
+                return self._module_step(path) if prepare_step else None
+
+            done = _threads.run([partial(task, i) for i in order], threads)
+            self.layers = {p: self.layers[p] for p in self.paths}
             self._order = [self.paths[i] for i in order]
+            if prepare_step:
+                self._prepared = dict(zip(self._order, done))
             self.network = None
         else:
             self.layers = {}
@@ -162,23 +171,25 @@ class BatchMetric:
         r = tree.add(self.matvec(u), self.grads, -1.0)
         return tree.vdot(r, r)
 
+    def _module_step(self, path):
+        """``(u_l, ‖G_l u_l − ∇_l R‖²)`` with ``u_l = G_l⁻¹∇_l R`` by (3′) or (2); the
+        residual by :meth:`LayerMetric.matvec` (a new array, finished in place)."""
+        G, g = self.layers[path], at_path(self.grads, path)
+        u = G.push_through(self.coords) if self.coords is not None else G.solve(g)
+        total = 0.0
+        for k, x in G.matvec(u).items():
+            x -= g[k]
+            total += float(np.vdot(x, x))
+        return u, total
+
     def _layer_step(self):
-        """``(u, ‖G u − ∇R‖², form)`` with ``u = G⁻¹∇R``, module by module (one task each):
-        ``u_l`` by (3′) or (2), then ``G_l u_l − ∇_l R`` by :meth:`LayerMetric.matvec` — a
-        new array finished in place; no parameter-sized tree is assembled."""
+        """``(u, ‖G u − ∇R‖², form)`` with ``u = G⁻¹∇R``, module by module (one task each,
+        or as prepared while building); no parameter-sized tree is assembled."""
         push = self.coords is not None
-
-        def task(path):
-            G, g = self.layers[path], at_path(self.grads, path)
-            u = G.push_through(self.coords) if push else G.solve(g)
-            total = 0.0
-            for k, x in G.matvec(u).items():
-                x -= g[k]
-                total += float(np.vdot(x, x))
-            return u, total
-
-        done = dict(zip(self._order, _threads.run([partial(task, p) for p in self._order],
-                                                   self.threads)))
+        done, self._prepared = self._prepared, None          # prepared parts are used once
+        if done is None:
+            done = dict(zip(self._order, _threads.run(
+                [partial(self._module_step, p) for p in self._order], self.threads)))
         u = self._join([done[p][0] for p in self.paths])
         r2 = sum(done[p][1] for p in self.paths)          # summed in the modules' order
         return u, r2, "push-through (3′)" if push else "woodbury (2)"
@@ -198,7 +209,7 @@ class BatchMetric:
 
 def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric="identity",
                  mass=1.0, scope="layer", method="auto", path="structured",
-                 precision="auto", threads=None) -> BatchMetric:
+                 precision="auto", threads=None, prepare_step=False) -> BatchMetric:
     """Algorithm 1 up to the solve, for any module (see the module docstring).
 
     Parameters
@@ -230,6 +241,11 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
         and while :meth:`BatchMetric.step` runs. ``None``: :func:`parallel_threads` decides
         from the model (one thread, BLAS's own threading, when layer parallelism would not
         pay). The results do not depend on it.
+    prepare_step : bool
+        ``scope="layer"``: compute each module's part of :meth:`BatchMetric.step` (its
+        ``G_l⁻¹∇_l R`` and residual) right after its metric, in the same task — one parallel
+        phase instead of two (what :class:`~refimpl.optim.RiemannianSGD` does). The first
+        ``step`` then uses it.
 
     Returns
     -------
@@ -254,11 +270,11 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
         threads = parallel_threads(model, np.shape(X)[0] if np.ndim(X) else 0)
     with _threads.single_threaded_blas(threads > 1):
         return _build(model, params, X, targets, loss, om, mass, scope, method, path,
-                      precision, int(threads))
+                      precision, int(threads), bool(prepare_step))
 
 
 def _build(model, params, X, targets, loss, om, mass, scope, method, path, precision,
-           threads):
+           threads, prepare_step):
     states, caches = _forward_pass(model, params, X)
     y = states[-1]
     t = loss.check_targets(targets, y.shape[0], y.shape[1])
@@ -278,7 +294,8 @@ def _build(model, params, X, targets, loss, om, mass, scope, method, path, preci
                    else b) for p, b in blocks]
     masses = [at_path(mass, p) for p, _ in blocks]
     return BatchMetric(model, params, st.risk, st.grads, blocks, masses,
-                       om.coords(y, t, loss), scope, method, precision, threads)
+                       om.coords(y, t, loss), scope, method, precision, threads,
+                       prepare_step)
 
 
 #: layer parallelism when one ``S·r`` Cholesky costs at least this share of the chain
@@ -326,10 +343,6 @@ def _inner_cost(block) -> float:
     """A rough size of a module's metric work, to start the largest first."""
     m = block.S * block.r
     return m ** 3 / 3 + m * m * min(block.n, m)
-
-
-def _make_layer(block, mass, method, precision):
-    return lambda: LayerMetric(block, mass, method, precision)
 
 
 def _skeleton(t):

@@ -77,7 +77,8 @@ class RiemannianSGD(Optimizer):
             metric = build_metric(self.model, state.params, X, targets, loss=self.loss,
                                   output_metric=self.output_metric, mass=self.mass,
                                   scope=self.scope, method=self.method, path=self.path,
-                                  precision=self.precision, threads=threads)
+                                  precision=self.precision, threads=threads,
+                                  prepare_step=True)
             update, diag = metric.step(self.lr)
         diag["loss"] = diag.pop("risk")
         return update, state.slots, diag

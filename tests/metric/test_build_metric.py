@@ -274,3 +274,17 @@ def test_parallel_threads_rule(widths, S, want, monkeypatch):
     assert parallel_threads(mlp(widths, "tanh"), S) == want
     monkeypatch.setattr("refimpl._threads.cores", lambda: 1)
     assert parallel_threads(mlp(widths, "tanh"), S) == 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_prepared_step_is_the_step_and_is_used_once(threads):
+    rng, model, params, X, t = problem("mlp_tanh", "cross_entropy", S=5)
+    kw = dict(loss="cross_entropy", mass=0.2, threads=threads)
+    plain = build_metric(model, params, X, t, **kw)
+    prepared = build_metric(model, params, X, t, prepare_step=True, **kw)
+    want, want_diag = plain.step(0.7)
+    for _ in range(2):                       # the second call computes it afresh
+        got, diag = prepared.step(0.7)
+        for a, b in zip(tree.leaves(got), tree.leaves(want)):
+            assert np.array_equal(a, b)
+        assert diag["residual"] == want_diag["residual"]
