@@ -34,7 +34,9 @@ NB = 64
 #: up to this size ``numpy.linalg.cholesky`` (LAPACK) is used as it is
 SMALL = 256
 #: ``precision="auto"``: float64 systems at least this large get :class:`RefinedCholeskyInner`
-MIXED_MIN = 512
+#: (measured on the benchmark machine: the float32 factorisation's saving equals the cost of
+#: the refinement at about 640–900; at 1280 the step takes 30 ms instead of 39)
+MIXED_MIN = 1024
 #: refinement steps before falling back to a float64 factorisation (DSPOSV's ``ITERMAX``)
 ITERMAX = 30
 #: the unit roundoff of float64, ``2⁻⁵³`` (LAPACK's ``DLAMCH('Epsilon')``)
@@ -53,7 +55,8 @@ def factorize(K: np.ndarray, *, overwrite: bool = False, precision: str = "auto"
     ``precision``: ``"double"`` — :class:`CholeskyInner` (the factorisation in ``K``'s own
     float type); ``"mixed"`` — :class:`RefinedCholeskyInner` for a float64 ``K`` (a float32
     ``K`` is factorised directly); ``"auto"`` — mixed for float64 systems of size
-    ``≥ MIXED_MIN``, where the float32 factorisation saves more than the refinement costs.
+    ``≥ MIXED_MIN`` (1024), where the float32 factorisation saves more than the refinement
+    costs.
     ``overwrite=True``: the caller gives up ``K`` (factorised in place, or kept by the
     refined solver for its residuals).
     """

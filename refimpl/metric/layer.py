@@ -22,7 +22,7 @@ Two ways to apply ``G⁻¹``, chosen by cost (``method="auto"``) and reported in
 - ``"primal"``: ``G`` built explicitly (``n × n``) and Cholesky-factorised; cost
   ``O(n² Sr + n³)``. Also the dense reference for tests.
 
-Either factorisation is done in float64, or (``precision="auto"`` for systems of size ≥ 512,
+Either factorisation is done in float64, or (``precision="auto"`` for systems of size ≥ 1024,
 or ``"mixed"``) in float32 with every solve refined in float64 to a float64 solve's accuracy
 (:class:`~refimpl.metric.inner.RefinedCholeskyInner`).
 
@@ -154,7 +154,7 @@ class LayerMetric:
     precision : {"auto", "double", "mixed"}
         How the Cholesky factorisation is done (:func:`~refimpl.metric.inner.factorize`):
         ``"double"`` in float64; ``"mixed"`` in float32 with float64-refined solves;
-        ``"auto"`` mixed for systems of size ``≥ MIXED_MIN`` (512).
+        ``"auto"`` mixed for systems of size ``≥ MIXED_MIN`` (1024).
     """
 
     def __init__(self, block: Block, mass, method: str = "auto", precision: str = "auto"):

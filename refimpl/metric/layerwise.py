@@ -234,7 +234,7 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
     precision : {"auto", "double", "mixed"}
         How the Cholesky factorisations are done: ``"double"`` in float64; ``"mixed"`` in
         float32 with every solve refined in float64 to a float64 solve's accuracy;
-        ``"auto"`` mixed for systems of size ≥ 512 (:func:`~refimpl.metric.inner.factorize`).
+        ``"auto"`` mixed for systems of size ≥ 1024 (:func:`~refimpl.metric.inner.factorize`).
     threads : int or None
         ``scope="layer"``: modules whose metrics are built and applied at the same time,
         each on one core, with every BLAS call single-threaded while the metric is built

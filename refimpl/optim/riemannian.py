@@ -37,7 +37,7 @@ class RiemannianSGD(Optimizer):
     path : {"structured", "generic"}
     precision : {"auto", "double", "mixed"}
         How the Cholesky factorisations are done (see :func:`~refimpl.metric.build_metric`);
-        ``"auto"``: in float32 with float64-refined solves for systems of size ≥ 512.
+        ``"auto"``: in float32 with float64-refined solves for systems of size ≥ 1024.
     threads : int or None
         Modules whose metrics are built and applied at the same time (``scope="layer"``;
         see :func:`~refimpl.metric.build_metric`); ``None`` decides from the model. The

@@ -235,19 +235,19 @@ def test_threads_do_not_change_the_result(net, precision):
 
 
 def test_mixed_precision_diagnostics_at_a_large_inner_system():
-    """S·r = 600 ≥ 512: float32 factorisation with float64 refinement ("auto"), the same
-    update as the float64 factorisation to the conditioning bound, and reported as such."""
+    """S·r = 1200 ≥ MIXED_MIN: float32 factorisation with float64 refinement ("auto"), the
+    same update as the float64 factorisation to the conditioning bound, reported as such."""
     rng = np.random.default_rng(3)
     model = MODULE_CASES["mlp_tanh"](3, 3)
     params = model.init(rng)
-    X, t = rng.standard_normal((200, 3)), rng.integers(0, 3, 200)
+    X, t = rng.standard_normal((400, 3)), rng.integers(0, 3, 400)
     steps = {}
     for precision in ("auto", "double"):
         metric = build_metric(model, params, X, t, loss="cross_entropy", mass=1e-2,
                               method="woodbury", precision=precision)
         steps[precision] = metric.step(1.0)
     (ua, da), (ud, dd) = steps["auto"], steps["double"]
-    assert da["inner_size"] == 600
+    assert da["inner_size"] == 1200
     assert set(da["precision"].values()) <= {"mixed", "double"}
     assert "mixed" in da["precision"].values() and da["refinement_steps"] >= 1
     assert set(dd["precision"].values()) == {"double"} and dd["refinement_steps"] == 0
