@@ -419,7 +419,8 @@ def bench_config(name: str, repeats: int, gemm: dict, quick: bool) -> dict:
     out["flops_total"] = total
     # the most demanding roofline: the rows done in float32 (mixed precision) at the float32
     # rate, the rest at the float64 rate, both with every core busy in its own product
-    f32 = sum(v for kk, v in fl.items() if kk.startswith(FLOAT32_ROWS))
+    f32 = sum(v for kk, v in fl.items() if kk.startswith(FLOAT32_ROWS)) \
+        if "mixed" in info["precision"].values() else 0.0
     g = gemm
     if "gflops_concurrent" in g["float64"]:
         out["roofline_time_concurrent_mixed"] = (
