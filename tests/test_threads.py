@@ -66,11 +66,110 @@ def test_cores_is_positive():
     assert _threads.cores() >= 1
 
 
-def test_numpy_work_runs_side_by_side():
-    """NumPy's products release the GIL: two tasks overlap (results are what they are alone)."""
+def test_tasks_run_side_by_side_and_compute_what_they_compute_alone():
+    """Both tasks must be running at once to pass the barrier (it times out otherwise)."""
     rng = np.random.default_rng(0)
     mats = [rng.standard_normal((200, 200)) for _ in range(2)]
-    want = [m @ m for m in mats]
     with _threads.single_threaded_blas():
-        got = _threads.run([lambda m=m: m @ m for m in mats], 2)
+        want = [m @ m for m in mats]
+    barrier = threading.Barrier(2, timeout=10)
+
+    def task(m):
+        barrier.wait()
+        return m @ m
+
+    with _threads.single_threaded_blas():
+        got = _threads.run([lambda m=m: task(m) for m in mats], 2)
     assert all(np.array_equal(g, w) for g, w in zip(got, want))
+
+
+def test_an_interrupt_is_raised_before_an_earlier_tasks_exception():
+    def slow_fail():
+        time.sleep(0.05)
+        raise ValueError("task 0")
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _threads.run([slow_fail, interrupt], 2)
+
+
+def test_run_inside_a_task_runs_its_tasks_in_order_without_the_pool():
+    inner_threads = []
+
+    def inner():
+        return _threads.run([threading.get_ident] * 3, 2)
+
+    done = []
+    t = threading.Thread(target=lambda: done.append(_threads.run([inner] * 3, 3)), daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "nested run deadlocked"
+    for idents in done[0]:
+        inner_threads.append(set(idents))
+    assert all(len(s) == 1 for s in inner_threads)      # each nested run: one thread
+
+
+def test_only_the_main_thread_limits_and_overlapping_regions_restore():
+    """threadpoolctl lets one thread control OpenBLAS: a region in another thread is a no-op,
+    so regions overlapping across threads leave the limits as they were."""
+    blas = lambda: [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
+    before = blas()
+    entered, leave = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        with _threads.single_threaded_blas():
+            seen["can limit"] = _threads.can_limit_blas()
+            entered.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=other)
+    with _threads.single_threaded_blas():
+        t.start()
+        entered.wait(10)
+        seen["main inside"] = blas()
+    seen["main left, other inside"] = blas()
+    leave.set()
+    t.join(10)
+    assert _threads.can_limit_blas() and seen["can limit"] is False
+    assert all(n == 1 for n in seen["main inside"])
+    assert seen["main left, other inside"] == before and blas() == before
+
+
+FORK_SCRIPT = """
+import multiprocessing, sys
+from refimpl import _threads
+
+def child(queue):
+    queue.put(_threads.run([lambda i=i: i + 1 for i in range(4)], 2))
+
+if __name__ == "__main__":
+    _threads.run([lambda: 1, lambda: 2], 2)          # the parent's pool exists
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=child, args=(queue,))
+    proc.start()
+    proc.join(30)
+    if proc.is_alive():
+        proc.kill()
+        sys.exit("the forked child hung in run()")
+    print(queue.get(timeout=5))
+"""
+
+
+def test_the_pool_works_in_a_forked_child(tmp_path):
+    """In a fresh interpreter (this one may hold other libraries' threads, which fork does
+    not copy): a child forked after the parent used the pool gets a pool of its own."""
+    import multiprocessing
+    import subprocess
+    import sys
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    script = tmp_path / "fork_child.py"
+    script.write_text(FORK_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[1, 2, 3, 4]"

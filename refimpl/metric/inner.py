@@ -125,11 +125,14 @@ class CholeskyInner:
     ``overwrite=True`` factorises ``K`` in place (the caller gives up ``K``).
     """
 
-    precision = "double"
-
     def __init__(self, K: np.ndarray, overwrite: bool = False):
         self.size = K.shape[0]
         self.L = cholesky_lower(K if overwrite else K.copy())
+
+    @property
+    def precision(self) -> str:
+        """``"double"`` (float64 factor) or ``"single"`` (a float32 system's own factor)."""
+        return "double" if self.L.dtype == np.float64 else "single"
 
     def solve(self, C: np.ndarray) -> np.ndarray:
         return _kernels.cholesky_solve(self.L, C.reshape(-1, 1)).reshape(C.shape)
@@ -159,9 +162,11 @@ class RefinedCholeskyInner:
     order ``ε``). (DSPOSV stops as soon as that test passes; going on until the steps stop
     shrinking gains the factor ``√n`` the test allows: measured, stopping at the test left
     errors 15× those of a float64 Cholesky solve at ``cond(K) = 6·10⁵``.) When the float32
-    factorisation fails (``K`` not positive definite in float32: entries beyond its range,
-    or ``cond(K) ≳ 1/ε₃₂``) or the result fails the test, ``K`` is factorised in float64
-    (:class:`CholeskyInner`) and that factor is used from then on.
+    factorisation is not possible (an entry of ``K`` beyond float32's range, as LAPACK's
+    DLAG2S checks, or ``K`` not positive definite in float32: ``cond(K) ≳ 1/ε₃₂``) or the
+    result fails the test (a non-finite residual included, unless ``b`` itself is not
+    finite), ``K`` is factorised in float64 (:class:`CholeskyInner`) and that factor is used
+    from then on.
 
     Parameters
     ----------
@@ -177,7 +182,8 @@ class RefinedCholeskyInner:
     Attributes
     ----------
     steps : list of int
-        Refinement steps taken by each solve so far (``ITERMAX + 1`` marks a fallback).
+        Refinement steps of each solve that used the float32 factor (``ITERMAX + 1`` marks
+        the solve that fell back; later solves use the float64 factor and add nothing).
     """
 
     def __init__(self, K32: np.ndarray, matvec, double):
@@ -186,6 +192,9 @@ class RefinedCholeskyInner:
         self.norm = _kernels.copy_lower(K32, K32)       # ‖K‖∞ (float32 rounding: a scale)
         self.steps = []
         self._double = None
+        if not np.isfinite(self.norm):                  # beyond float32's range (or NaN):
+            self._fall_back()                           # no float32 factor (LAPACK DLAG2S)
+            return
         try:
             self.L = cholesky_lower(K32)
         except np.linalg.LinAlgError:
@@ -193,8 +202,9 @@ class RefinedCholeskyInner:
 
     @classmethod
     def from_matrix(cls, K: np.ndarray) -> "RefinedCholeskyInner":
-        """From ``K`` in float64 (lower triangle; kept, not overwritten): its residuals are
-        products with ``K`` itself (:func:`~refimpl.metric._kernels.symv_lower`)."""
+        """From ``K`` in float64 (lower triangle; kept, and overwritten only by the float64
+        fallback's factorisation): its residuals are products with ``K`` itself
+        (:func:`~refimpl.metric._kernels.symv_lower`)."""
         K32 = _scratch.empty(K.shape, np.float32)
         _kernels.copy_lower(K, K32)
         return cls(K32, lambda x: _kernels.symv_lower(K, x), lambda: K)
@@ -207,7 +217,7 @@ class RefinedCholeskyInner:
     def solve(self, C: np.ndarray) -> np.ndarray:
         if self._double is not None:
             return self._double.solve(C)
-        b = C.reshape(-1, 1)
+        b = np.asarray(C, dtype=np.float64).reshape(-1, 1)
         x = _kernels.cholesky_solve(self.L, b)
         r = b - self.matvec(x)
         previous = 0.0
@@ -223,8 +233,9 @@ class RefinedCholeskyInner:
                 break
             previous = d_max
         r_max = np.abs(r).max()
-        if r_max <= np.sqrt(self.size) * self.norm * EPS * x_max or not np.isfinite(r_max):
-            self.steps.append(step)
+        if r_max <= np.sqrt(self.size) * self.norm * EPS * x_max or (
+                not np.isfinite(r_max) and not np.isfinite(b).all()):
+            self.steps.append(step)             # converged, or a non-finite b propagated
             return x.reshape(C.shape)
         self.steps.append(ITERMAX + 1)
         self._fall_back()
@@ -244,8 +255,6 @@ class RefinedCholeskyInner:
 
 class SharedFactorInner:
     """``K = I + (1/S) E ⊗ C`` (sample-major), solved in the eigenbasis of ``C``."""
-
-    precision = "double"
 
     def __init__(self, E: np.ndarray, C: np.ndarray, S: int):
         self.S, self.r = E.shape[0], C.shape[0]
@@ -267,6 +276,11 @@ class SharedFactorInner:
         for L, cols in zip(self.L, self.columns):
             Y[:, cols] = _kernels.cholesky_solve(L, np.ascontiguousarray(Z[:, cols]))
         return (Y @ self.Q.T).reshape(C.shape)
+
+    @property
+    def precision(self) -> str:
+        """``"double"`` (float64 factors) or ``"single"`` (a float32 system's own)."""
+        return "double" if self.L[0].dtype == np.float64 else "single"
 
     def condition(self) -> float:
         d = np.concatenate([np.abs(np.diag(L)) for L in self.L])

@@ -135,8 +135,10 @@ def _mixed_linear_scalar(block: LinearBlock, mass: float, S: int) -> RefinedChol
     speed; all the factorisation needs) and solved in float64 with refinement, the residuals
     by :func:`kron_gram_matvec` on the float64 factors."""
     R, E, r = block.R, _scalar_mass_E(block, mass), block.r
-    R32 = R.reshape(S * r, -1).astype(np.float32)
-    K32 = _kernels.fuse_kron_gram(gram_lower(R32), E.astype(np.float32), r, np.float32(1.0 / S))
+    with np.errstate(over="ignore"):        # beyond float32's range: the solver falls back
+        R32 = R.reshape(S * r, -1).astype(np.float32)
+        K32 = _kernels.fuse_kron_gram(gram_lower(R32), E.astype(np.float32), r,
+                                      np.float32(1.0 / S))
     return RefinedCholeskyInner(K32, lambda x: kron_gram_matvec(R, E, x, 1.0 / S),
                                 lambda: inner_gram(block, mass, S)[0])
 

@@ -21,7 +21,7 @@ from functools import partial
 
 import numpy as np
 
-from .. import _threads, tree
+from .. import _threads, spaces, tree
 from ..backprop.lagrangian import _backward_pass, _forward_pass
 from ..losses import get_loss, get_output_metric
 from ..modules import Module, Sequential, block_items
@@ -63,7 +63,7 @@ class BatchMetric:
         if scope == "layer":
             # one task per module, the largest inner systems first (the pool takes them in
             # order); with prepare_step the task goes on to the module's part of step()
-            # (one parallel phase instead of two). Results do not depend on the threads.
+            # (one parallel phase instead of two). Each task computes what it would alone.
             order = sorted(range(len(blocks)), key=lambda i: -_inner_cost(blocks[i][1]))
             self.layers = {}
 
@@ -240,7 +240,10 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
         each on one core, with every BLAS call single-threaded while the metric is built
         and while :meth:`BatchMetric.step` runs. ``None``: :func:`parallel_threads` decides
         from the model (one thread, BLAS's own threading, when layer parallelism would not
-        pay). The results do not depend on it.
+        pay); ``scope="network"`` has one system and always uses one. Any number above one
+        gives the same bits; against ``threads=1`` (BLAS threading its own products) the
+        results agree to rounding (5e-15 relative measured), as BLAS may sum in another
+        order on several threads.
     prepare_step : bool
         ``scope="layer"``: compute each module's part of :meth:`BatchMetric.step` (its
         ``G_l⁻¹∇_l R`` and residual) right after its metric, in the same task — one parallel
@@ -257,17 +260,18 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
         raise ValueError(f"unknown path {path!r}; expected one of {PATHS}")
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(
-            threads, (int, np.integer)) or threads < 1):
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    check_threads(threads)
+    if not isinstance(prepare_step, (bool, np.bool_)):
+        raise TypeError(f"prepare_step must be True or False, got {prepare_step!r}")
     loss = get_loss(loss)
     om = get_output_metric(output_metric)
     params = model.check_params(params)
     mass = check_mass(mass, params)
+    X = spaces.check_point(X, model.in_space, "X")
     if scope != "layer":
         threads = 1
     elif threads is None:
-        threads = parallel_threads(model, np.shape(X)[0] if np.ndim(X) else 0)
+        threads = parallel_threads(model, spaces.batch_size(X, model.in_space))
     with _threads.single_threaded_blas(threads > 1):
         return _build(model, params, X, targets, loss, om, mass, scope, method, path,
                       precision, int(threads), bool(prepare_step))
@@ -303,6 +307,13 @@ def _build(model, params, X, targets, loss, om, mass, scope, method, path, preci
 PARALLEL_SHARE = 0.25
 
 
+def check_threads(threads) -> None:
+    """``threads`` is ``None`` or a positive int (else a ValueError naming what arrived)."""
+    if threads is not None and (isinstance(threads, (bool, np.bool_)) or not isinstance(
+            threads, (int, np.integer)) or threads < 1):
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+
+
 def parallel_threads(model: Module, S: int) -> int:
     """How many threads :func:`build_metric` uses by default (``threads=None``).
 
@@ -315,10 +326,11 @@ def parallel_threads(model: Module, S: int) -> int:
     one per counted module; otherwise 1, and BLAS keeps its own threads. Measured on the
     benchmark machine (2 cores): configuration A (784-256-256-10, ``S = 128``; share 0.8)
     38 ms in parallel against 46 ms; B (784-1024-1024-10, ``S = 64``; share 0.03) 94 ms
-    against 80 ms.
+    against 80 ms. Only in the main thread, where BLAS can be limited to one thread
+    (:func:`refimpl._threads.single_threaded_blas`).
     """
     cores = _threads.cores()
-    if cores < 2 or not isinstance(model.out_space, int):
+    if cores < 2 or not isinstance(model.out_space, int) or not _threads.can_limit_blas():
         return 1
     counts = _module_param_counts(model.param_shapes())
     heavy = len(counts) - 1

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..losses import get_output_metric
+from .. import spaces
 from .._threads import single_threaded_blas
+from ..losses import get_output_metric
 from ..metric import build_metric, check_mass
-from ..metric.layerwise import parallel_threads
 from ..metric.inner import PRECISIONS
+from ..metric.layerwise import check_threads, parallel_threads
 from .base import Optimizer
 
 
@@ -40,8 +41,8 @@ class RiemannianSGD(Optimizer):
         ``"auto"``: in float32 with float64-refined solves for systems of size ≥ 1024.
     threads : int or None
         Modules whose metrics are built and applied at the same time (``scope="layer"``;
-        see :func:`~refimpl.metric.build_metric`); ``None`` decides from the model. The
-        update does not depend on it.
+        see :func:`~refimpl.metric.build_metric`); ``None`` decides from the model. Any
+        number above one gives the same update; against 1 it agrees to rounding.
     """
 
     name = "riemannian"
@@ -58,19 +59,18 @@ class RiemannianSGD(Optimizer):
             raise ValueError(f"unknown scope {scope!r}; expected 'layer' or 'network'")
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                    or threads < 1):
-            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        check_threads(threads)
 
     def hyperparameters(self):
         return {"lr": self.lr, "mass": self.mass if not isinstance(self.mass, dict) else "tree",
                 "output_metric": self.output_metric.name, "scope": self.scope,
-                "precision": self.precision}
+                "precision": self.precision, "threads": self.threads}
 
     def _direction(self, state, X, targets):
         threads = self.threads
         if threads is None:
-            threads = parallel_threads(self.model, np.shape(X)[0] if np.ndim(X) else 0) \
+            X = spaces.check_point(X, self.model.in_space, "X")
+            threads = parallel_threads(self.model, spaces.batch_size(X, self.model.in_space)) \
                 if self.scope == "layer" else 1
         # one single-threaded-BLAS region from the first product to the last (_threads)
         with single_threaded_blas(threads > 1):

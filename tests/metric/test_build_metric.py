@@ -8,7 +8,8 @@ from cases import MODULE_CASES
 from fd import rel_err
 from refimpl import tree
 from refimpl.losses import get_loss, get_output_metric
-from refimpl.metric import build_metric, inverse_metric_operator, metric_operator
+from refimpl._threads import single_threaded_blas
+from refimpl.metric import BatchMetric, build_metric, inverse_metric_operator, metric_operator
 
 EXACT = 1e-10
 SPD = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, -0.2], [0.0, -0.2, 0.5]])
@@ -227,8 +228,13 @@ def test_threads_do_not_change_the_result(net, precision):
         assert metric.threads == threads
         got[threads] = metric.step(0.5)
     (u1, d1), (u2, d2) = got[1], got[2]
-    for a, b in zip(tree.leaves(u1), tree.leaves(u2)):
-        assert rel_err(a, b) < 1e-14
+    for a, b in zip(tree.leaves(u1), tree.leaves(u2)):        # BLAS's threads or not:
+        assert rel_err(a, b) < 1e-14                            # the same to rounding
+    with single_threaded_blas():                               # the same tasks in order
+        u0, _ = build_metric(model, params, X, t, loss="cross_entropy", mass=0.3,
+                             precision=precision, threads=1).step(0.5)
+    for a, b in zip(tree.leaves(u0), tree.leaves(u2)):
+        assert np.array_equal(a, b)
     for key in ("methods", "precision", "refinement_steps", "inner_size", "form"):
         assert d1[key] == d2[key]
     assert d1["residual"] == pytest.approx(d2["residual"], rel=1e-6, abs=1e-15)
@@ -277,14 +283,38 @@ def test_parallel_threads_rule(widths, S, want, monkeypatch):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_prepared_step_is_the_step_and_is_used_once(threads):
+def test_prepared_step_is_the_step_and_is_used_once(threads, monkeypatch):
     rng, model, params, X, t = problem("mlp_tanh", "cross_entropy", S=5)
     kw = dict(loss="cross_entropy", mass=0.2, threads=threads)
     plain = build_metric(model, params, X, t, **kw)
     prepared = build_metric(model, params, X, t, prepare_step=True, **kw)
     want, want_diag = plain.step(0.7)
-    for _ in range(2):                       # the second call computes it afresh
+    calls = []
+    original = BatchMetric._module_step
+    counting = lambda self, path: calls.append(path) or original(self, path)   # noqa: E731
+    monkeypatch.setattr(BatchMetric, "_module_step", counting)
+    for i in range(2):                       # the second call computes it afresh
+        calls.clear()
         got, diag = prepared.step(0.7)
+        assert len(calls) == (0 if i == 0 else len(prepared.paths))
         for a, b in zip(tree.leaves(got), tree.leaves(want)):
             assert np.array_equal(a, b)
         assert diag["residual"] == want_diag["residual"]
+
+
+def test_product_space_inputs_with_automatic_threads():
+    """A model taking a tuple of inputs: the batch size comes from its first array."""
+    from refimpl.modules import Concat, Linear, Parallel, Sequential
+    from refimpl.optim import RiemannianSGD
+    rng = np.random.default_rng(0)
+    model = Sequential(Parallel(Linear(3, 4), Linear(5, 4)), Concat(4, 4), Linear(8, 2))
+    params = model.init(rng)
+    X = (rng.standard_normal((6, 3)), rng.standard_normal((6, 5)))
+    t = rng.integers(0, 2, 6)
+    u, diag = build_metric(model, params, X, t, loss="cross_entropy").step(1.0)
+    assert diag["residual"] < 1e-12
+    opt = RiemannianSGD(model, "cross_entropy", lr=1.0)
+    new, info = opt.update(opt.init(params), X, t)
+    assert info["residual"] == pytest.approx(diag["residual"], abs=1e-15)
+    with pytest.raises(ValueError, match="X"):
+        build_metric(model, params, X[0], t, loss="cross_entropy")

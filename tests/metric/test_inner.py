@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fd import rel_err
-from refimpl.metric import LayerMetric, _kernels, inner
+from refimpl.metric import LayerMetric, _kernels
 from refimpl.metric.inner import (ITERMAX, MIXED_MIN, CholeskyInner, RefinedCholeskyInner,
                                   factorize)
 from refimpl.metric.layer import kron_gram_matvec
@@ -161,7 +161,61 @@ def test_layer_metric_rejects_an_unknown_precision():
         LayerMetric(block, 1.0, precision="half")
 
 
-def test_mixed_min_is_where_mixed_pays():
-    """Documented in factorize: systems below MIXED_MIN stay float64 under 'auto'."""
-    assert inner.use_mixed(MIXED_MIN, "auto") and not inner.use_mixed(MIXED_MIN - 1, "auto")
-    assert inner.use_mixed(2, "mixed") and not inner.use_mixed(10 ** 6, "double")
+@pytest.mark.parametrize("n", [5, 300])           # numpy.linalg below SMALL, blocked above
+def test_entries_beyond_float32_range_fall_back_to_float64(n):
+    """LAPACK's DLAG2S check: no float32 factor of a K that float32 cannot hold."""
+    rng = np.random.default_rng(n)
+    K = 1e39 * spd_with_condition(rng, n, 10.0)
+    b = rng.standard_normal(n)
+    solver = RefinedCholeskyInner.from_matrix(K.copy())
+    assert solver.precision == "mixed→double" and solver.steps == []
+    assert rel_err(solver.solve(b), np.linalg.solve(K, b)) < 1e-13
+    K = np.eye(n)
+    K[0, 0] = 1e39                                      # a single huge entry
+    b = np.ones(n)
+    b[0] = 1e39
+    x = factorize(K, precision="mixed").solve(b)
+    assert rel_err(x, np.ones(n)) < 1e-15
+
+
+def test_a_non_finite_residual_with_finite_b_falls_back():
+    K = spd_with_condition(np.random.default_rng(8), 20, 10.0)
+    calls = []
+
+    def matvec(x):                                      # an operator that overflows once
+        calls.append(1)
+        return np.full_like(x, np.inf) if len(calls) == 2 else K @ x
+
+    solver = RefinedCholeskyInner(K.astype(np.float32), matvec, lambda: K.copy())
+    b = np.ones(20)
+    x = solver.solve(b)
+    assert solver.precision == "mixed→double" and solver.steps == [ITERMAX + 1]
+    assert rel_err(x, np.linalg.solve(K, b)) < 1e-13
+
+
+def test_a_float32_right_hand_side_is_solved_in_float64():
+    K = spd_with_condition(np.random.default_rng(9), 40, 100.0)
+    b = np.random.default_rng(10).standard_normal(40).astype(np.float32)
+    solver = RefinedCholeskyInner.from_matrix(K.copy())
+    x = solver.solve(b)
+    assert x.dtype == np.float64 and solver.precision == "mixed"
+    assert rel_err(x, np.linalg.solve(K, b.astype(np.float64))) < 1e-13
+
+
+def test_overwrite_hands_k_to_the_solver():
+    K = spd_with_condition(np.random.default_rng(11), 30, 10.0)
+    given = K.copy()
+    double = factorize(given, overwrite=True, precision="double")
+    assert double.L is given                            # factorised in place
+    assert rel_err(np.tril(given) @ np.tril(given).T, K) < 1e-14
+    kept = K.copy()
+    mixed = factorize(kept, overwrite=True, precision="mixed")
+    mixed.solve(np.ones(30))
+    assert np.array_equal(kept, K)                      # kept for the residuals, unchanged
+
+
+def test_precision_names_the_factor_in_use():
+    K = spd_with_condition(np.random.default_rng(12), 10, 10.0)
+    assert CholeskyInner(K).precision == "double"
+    assert CholeskyInner(K.astype(np.float32)).precision == "single"
+    assert factorize(K, precision="mixed").precision == "mixed"
