@@ -367,21 +367,26 @@ def bench_config(name: str, repeats: int, gemm: dict, quick: bool) -> dict:
             if v == "riemannian":
                 first = new, info
     new, info = first
-    # blocks of consecutive steps, as in training (a step right after another library's
-    # two-threaded BLAS call would find its worker thread still spinning: _threads),
-    # alternating between the variants so that drift in the machine's load hits all
+    # blocks of consecutive steps, as in training, each after 2 untimed steps of the same
+    # kind: a step started right after another library's (or another variant's) two-threaded
+    # BLAS calls finds their worker thread still spinning for 0.1 s or more, which slows the
+    # single-threaded products of a layer-parallel step for its first 2–3 steps
+    # (refimpl/_threads.py); in training, steps follow steps of the same kind. The variants
+    # alternate block by block, so that drift in the machine's load hits all.
     t_sgd, times = [], {v: [] for v in opts}
-    block = 5
+    block, settle = 5, 2
     for _ in range(max(2, repeats // block)):
-        for _ in range(3 * block):
+        for i in range(settle + 3 * block):
             t0 = time.perf_counter()
             sgd.update(s_sgd, X, t)
-            t_sgd.append(time.perf_counter() - t0)
+            if i >= settle:
+                t_sgd.append(time.perf_counter() - t0)
         for v, o in opts.items():
-            for _ in range(block):
+            for i in range(settle + block):
                 t0 = time.perf_counter()
                 o.update(states[v], X, t)
-                times[v].append(time.perf_counter() - t0)
+                if i >= settle:
+                    times[v].append(time.perf_counter() - t0)
     t_riem = times["riemannian"]
     for v in opts:
         if v != "riemannian":
