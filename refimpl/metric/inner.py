@@ -145,7 +145,8 @@ class CholeskyInner:
 
 class RefinedCholeskyInner:
     """An SPD system ``K x = b`` solved in float64 with a float32 Cholesky factor
-    (mixed-precision iterative refinement, as LAPACK's DSPOSV does).
+    (mixed-precision iterative refinement, as LAPACK's DSPOSV does) — the inner solve
+    ``K⁻¹ c̃`` of Woodbury (SPEC §4, eq. 2) and of the push-through form (3′).
 
     A float32 approximation of ``K`` is factorised, ``K ≈ L Lᵀ``, at twice the float64 speed.
     A solve starts from ``x = (L Lᵀ)⁻¹ b`` and repeats, in float64,

@@ -75,7 +75,9 @@ def _scalar_mass_E(block: LinearBlock, mass: float) -> np.ndarray:
 
 def kron_gram_matvec(R: np.ndarray, E: np.ndarray, x: np.ndarray, scale: float) -> np.ndarray:
     """``K x`` for ``K = I + scale · (R₂R₂ᵀ) ⊙ (E ⊗ 1_{r×r})`` (the ``linear-scalar`` inner
-    matrix) without forming ``K``: ``(K x)_s = x_s + scale · R_s Σ_t E_st R_tᵀ x_t``.
+    matrix ``K = I + B̃M⁻¹B̃ᵀ`` of SPEC §4, eq. 2–3′) without forming ``K``:
+    ``(K x)_s = x_s + scale · R_s Σ_t E_st R_tᵀ x_t``, i.e. ``x + B̃ (M⁻¹ B̃ᵀ x)`` with the
+    parameter-sized middle replaced by the ``S × S`` Gram ``E`` of the inputs.
 
     ``R`` (S, r, m), ``E`` (S, S), ``x`` (S·r, 1) sample-major; returns (S·r, 1). Cost
     ``4 S r m + 2 S² m`` against ``2 (S r)²`` for a product with the formed ``K``.
