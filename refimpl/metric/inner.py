@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _scratch
+from .._validation import check_choice
 from . import _kernels
 
 #: block size of :func:`cholesky_lower`: the unblocked Numba kernel factors ``NB × NB``
@@ -60,8 +61,7 @@ def factorize(K: np.ndarray, *, overwrite: bool = False, precision: str = "auto"
     ``overwrite=True``: the caller gives up ``K`` (factorised in place, or kept by the
     refined solver for its residuals).
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    check_choice(precision, "precision", PRECISIONS)
     if use_mixed(K.shape[0], precision) and K.dtype == np.float64:
         return RefinedCholeskyInner.from_matrix(K if overwrite else K.copy())
     return CholeskyInner(K, overwrite=overwrite)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _scratch, tree
+from .._validation import check_choice
 from . import _kernels
 from .inner import PRECISIONS, RefinedCholeskyInner, SharedFactorInner, factorize, use_mixed
 from ..modules.blocks import Block
@@ -164,8 +165,7 @@ class LayerMetric:
     def __init__(self, block: Block, mass, method: str = "auto", precision: str = "auto"):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+        check_choice(precision, "precision", PRECISIONS)
         self.block, self.mass = block, mass
         self.S, self.r, self.n = block.S, block.r, block.n
         # M⁻¹ per leaf: a Python float for a scalar mass (no parameter-sized arrays, and the

@@ -22,6 +22,7 @@ from functools import partial
 import numpy as np
 
 from .. import _threads, spaces, tree
+from .._validation import check_choice
 from ..backprop.lagrangian import _backward_pass, _forward_pass
 from ..losses import get_loss, get_output_metric
 from ..modules import Module, Sequential, block_items
@@ -258,8 +259,7 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
         raise ValueError(f"unknown scope {scope!r}; expected one of {SCOPES}")
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; expected one of {PATHS}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    check_choice(precision, "precision", PRECISIONS)
     check_threads(threads)
     if not isinstance(prepare_step, (bool, np.bool_)):
         raise TypeError(f"prepare_step must be True or False, got {prepare_step!r}")
@@ -268,10 +268,7 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
     params = model.check_params(params)
     mass = check_mass(mass, params)
     X = spaces.check_point(X, model.in_space, "X")
-    if scope != "layer":
-        threads = 1
-    elif threads is None:
-        threads = parallel_threads(model, spaces.batch_size(X, model.in_space))
+    threads = resolve_threads(model, X, scope, threads)
     with _threads.single_threaded_blas(threads > 1):
         return _build(model, params, X, targets, loss, om, mass, scope, method, path,
                       precision, int(threads), bool(prepare_step))
@@ -312,6 +309,17 @@ def check_threads(threads) -> None:
     if threads is not None and (isinstance(threads, (bool, np.bool_)) or not isinstance(
             threads, (int, np.integer)) or threads < 1):
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+
+
+def resolve_threads(model: Module, X, scope: str, threads) -> int:
+    """The threads a step uses: 1 for ``scope="network"``, ``threads`` if given, else
+    :func:`parallel_threads` for the batch ``X`` (checked against the model's input)."""
+    if scope != "layer":
+        return 1
+    if threads is not None:
+        return int(threads)
+    X = spaces.check_point(X, model.in_space, "X")
+    return parallel_threads(model, spaces.batch_size(X, model.in_space))
 
 
 def parallel_threads(model: Module, S: int) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import tree
+from .._validation import check_choice
 from .inner import PRECISIONS, factorize
 from .layer import METHODS, LayerMetric, _inv_mass_tree, inner_gram
 
@@ -33,8 +34,7 @@ class NetworkMetric:
     def __init__(self, blocks, masses, method: str = "auto", precision: str = "auto"):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+        check_choice(precision, "precision", PRECISIONS)
         self.paths = [p for p, _ in blocks]
         self.blocks = [b for _, b in blocks]
         self.masses = list(masses)

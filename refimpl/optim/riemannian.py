@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import spaces
 from .._threads import single_threaded_blas
+from .._validation import check_choice
 from ..losses import get_output_metric
 from ..metric import build_metric, check_mass
 from ..metric.inner import PRECISIONS
-from ..metric.layerwise import check_threads, parallel_threads
+from ..metric.layerwise import check_threads, resolve_threads
 from .base import Optimizer
 
 
@@ -57,8 +57,7 @@ class RiemannianSGD(Optimizer):
         self.precision, self.threads = precision, threads
         if scope not in ("layer", "network"):
             raise ValueError(f"unknown scope {scope!r}; expected 'layer' or 'network'")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+        check_choice(precision, "precision", PRECISIONS)
         check_threads(threads)
 
     def hyperparameters(self):
@@ -67,11 +66,7 @@ class RiemannianSGD(Optimizer):
                 "precision": self.precision, "threads": self.threads}
 
     def _direction(self, state, X, targets):
-        threads = self.threads
-        if threads is None:
-            X = spaces.check_point(X, self.model.in_space, "X")
-            threads = parallel_threads(self.model, spaces.batch_size(X, self.model.in_space)) \
-                if self.scope == "layer" else 1
+        threads = resolve_threads(self.model, X, self.scope, self.threads)
         # one single-threaded-BLAS region from the first product to the last (_threads)
         with single_threaded_blas(threads > 1):
             metric = build_metric(self.model, state.params, X, targets, loss=self.loss,
