@@ -187,6 +187,7 @@ BAD = [  # (kwargs override, error, words)
     (dict(threads=0), ValueError, "positive int or None"),
     (dict(threads=2.0), ValueError, "positive int or None"),
     (dict(threads=True), ValueError, "positive int or None"),
+    (dict(prepare_step="yes"), TypeError, "prepare_step must be True or False"),
 ]
 
 
