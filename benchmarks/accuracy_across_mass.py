@@ -4,7 +4,7 @@ For a small MLP (6-8-3, tanh, S = 4, MSE, identity output metric) every layer's 
 computed by Woodbury (eq. 2), by the primal Cholesky solve, and ``G_l⁻¹ ∇R`` by push-through
 (eq. 3′), and compared with a 50-digit reference (mpmath LU on the exact float64 ``G_l``).
 The last three columns repeat (2) and (3′) with ``precision="mixed"`` (the inner matrix
-factorised in float32, each solve refined in float64; ``refimpl.metric.inner``) and give
+factorised in float32, each solve refined in float64; ``refimpl.linalg.RefinedCholeskyInner``) and give
 the refinement steps of the (3′) solve, or "fallback" where the float64 factorisation took
 over.
 ``v`` is random, with a component outside the span of ``B̃ᵀ`` (here ``n_l > S·r``).

@@ -8,7 +8,7 @@ For the MLP 784-256-256-10 (tanh, batch 128; config A, float64 and float32) and
 it prints (medians of several repeats after warm-up):
 
 - one SGD step and one Riemannian step (structured path, ``RiemannianSGD.update``), the same
-  step with the materialised ``B̃`` (``path="generic"``, once, in a subprocess, when it fits in
+  step with the materialised ``B̃`` (``blocks="materialized"``, once, in a subprocess, when it fits in
   memory) and with the dense metric per layer where ``G_l`` fits; each as a ratio to SGD;
 - the FLOP count of the structured step by operation, and its time against that count at the
   GEMM rate measured in the same run (the roofline);
@@ -211,7 +211,7 @@ def gemm_rates(repeats: int) -> dict:
 def worker_warmup():
     """Import refimpl, then the first and second Riemannian step on config A."""
     t0 = time.perf_counter()
-    from refimpl.metric import _kernels  # noqa: F401
+    from refimpl.linalg import _kernels  # noqa: F401
     from refimpl.optim import RiemannianSGD
     t1 = time.perf_counter()
     from _problem import LR, MU, make_problem
@@ -237,14 +237,14 @@ def worker_step(config: str, repeats: int):
 
 
 def worker_generic(config: str):
-    """One Riemannian step with every B̃ materialised (``path="generic"``)."""
+    """One Riemannian step with every B̃ materialised (``blocks="materialized"``)."""
     import resource
 
     from _problem import LR, MU, linear_paths, make_problem, rel_diff
     from refimpl.optim import RiemannianSGD
     model, params, X, t = make_problem(config)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    opt = RiemannianSGD(model, "cross_entropy", lr=LR, mass=MU, path="generic")
+    opt = RiemannianSGD(model, "cross_entropy", lr=LR, mass=MU, blocks="materialized")
     state = opt.init(params)
     t0 = time.perf_counter()
     new, info = opt.update(state, X, t)
@@ -335,7 +335,7 @@ def bench_config(name: str, repeats: int, gemm: dict, quick: bool) -> dict:
     from _problem import (CONFIGS, FLOAT32_ROWS, LR, MU, linear_paths, make_problem,
                           manual_step, rel_diff, structured_flops)
     from refimpl.metric import LayerMetric, build_metric
-    from refimpl.metric.layerwise import parallel_threads
+    from refimpl.metric.parallel import parallel_threads
     from refimpl.modules import block_items
     from refimpl.optim import SGD, RiemannianSGD
 

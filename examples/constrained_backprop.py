@@ -18,9 +18,9 @@ def main():
     print(f"risk R = {st.risk:.6f}")
     for l, lam in enumerate(st.multipliers, 1):
         print(f"λ_{l}: shape {lam.shape}, |λ_{l}| (rms) = {np.sqrt(np.mean(lam ** 2)):.3e}")
-    L = lagrangian(model, params, X, labels, st.states, st.multipliers, "cross_entropy")
+    L = lagrangian(model, params, labels, st.states, st.multipliers, "cross_entropy")
     print(f"Lagrangian at the stationary point = {L:.6f} (equals R)")
-    res = kkt_residuals(model, params, X, labels, st.states, st.multipliers, "cross_entropy")
+    res = kkt_residuals(model, params, labels, st.states, st.multipliers, "cross_entropy")
     print("max |∂ℒ/∂λ_l| =", max(float(np.abs(r).max()) for r in res["d_lambda"]))
     print("max |∂ℒ/∂x_l| =", max(float(np.abs(r).max()) for r in res["d_x"]))
 

@@ -4,16 +4,15 @@ The layerwise metric is block diagonal: each module's inner system is formed, fa
 solved on its own. :func:`run` does such tasks on a pool of threads, one per core, while
 :func:`single_threaded_blas` keeps every BLAS call to one thread, so that the tasks — not the
 threads inside one BLAS call — share the cores. (NumPy's kernels and the Numba kernels,
-``nogil=True``, release the GIL.) On the benchmark machine a two-threaded OpenBLAS call leaves
-its worker thread spinning for about 0.1 s, slowing any single-threaded work started
-meanwhile by up to 2× — so a parallel step keeps BLAS single-threaded from its first product
-to its last.
+``nogil=True``, release the GIL.) A parallel step keeps BLAS single-threaded from its first
+product to its last: a multi-threaded BLAS call leaves its worker threads spinning for a
+while after it returns, which slows single-threaded work started meanwhile (measured in
+``benchmarks/README.md``).
 
 Results: each task computes exactly what it computes alone, so a parallel run gives the same
 bits as the same tasks run one after the other under :func:`single_threaded_blas`. Against
 BLAS's own threading (``threads=1`` in the metric) they agree to rounding only: a BLAS may sum
-a product's terms in another order on several threads (OpenBLAS: 5e-15 relative measured on
-an update).
+a product's terms in another order on several threads.
 """
 from __future__ import annotations
 

@@ -31,6 +31,53 @@ def items(tree: Tree, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
             yield path, value
 
 
+def get(tree: Tree, path: str):
+    """The subtree or leaf at ``path`` (keys joined by ``/``; ``""`` is the whole tree)."""
+    node = tree
+    for key in filter(None, path.split("/")):
+        if not isinstance(node, dict) or key not in node:
+            raise KeyError(f"no entry {path!r} in the tree {describe(tree)}")
+        node = node[key]
+    return node
+
+
+def from_paths(like: Tree, parts: dict) -> Tree:
+    """A tree with the structure of ``like`` whose subtrees at the paths of ``parts`` are
+    ``parts[path]`` (``""`` replaces the whole tree).
+
+    Every leaf of ``like`` must be covered by exactly one part: a leaf that no part covers is
+    a ``ValueError`` (nothing is filled in silently). The parts are placed, not copied.
+    """
+    if "" in parts:
+        if len(parts) > 1:
+            raise ValueError(f"the whole tree ('') and other paths {sorted(parts)} overlap")
+        return parts[""]
+
+    def build(node, prefix):
+        if not isinstance(node, dict):
+            raise ValueError(f"no part covers the leaf {prefix.rstrip('/')!r}")
+        out = {}
+        for key, child in node.items():
+            path = prefix + key
+            out[key] = parts[path] if path in parts else build(child, path + "/")
+        return out
+
+    out = build(like, "")
+    placed = {p for p in parts if _has_path(like, p)}
+    if placed != set(parts):
+        raise ValueError(f"paths {sorted(set(parts) - placed)} are not in the tree "
+                         f"{describe(like)}")
+    return out
+
+
+def _has_path(tree, path):
+    try:
+        get(tree, path)
+        return True
+    except KeyError:
+        return False
+
+
 def tree_map(fn: Callable, tree: Tree, *rest: Tree) -> Tree:
     """Apply ``fn`` leafwise to ``tree`` and trees of the same structure."""
     out = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from refimpl.modules import (ACTIVATIONS, Concat, FanOut, Identity, Linear, Parallel,
                              Pointwise, Sequential, Sum, mlp, residual)
+from scale_atom import Scale
 
 KINKED = {"relu", "leaky_relu"}
 
@@ -34,8 +35,17 @@ MODULE_CASES = {
     "residual": lambda i, o: Sequential(residual(Sequential(Linear(i, i), Pointwise("tanh", i))),
                                         Linear(i, o)),
     "two_branch": _two_branch,
+    # a test-only atom (tests/scale_atom.py) whose block has only apply/apply_T
+    "scale": lambda i, o: Scale(i),
+    "scaled_mlp": lambda i, o: Sequential(Linear(i, 4), Pointwise("tanh", 4), Scale(4),
+                                          Linear(4, o)),
 }
 
 #: modules whose output is a single array (usable under a loss)
 NETWORK_CASES = ["linear", "mlp_tanh", "mlp_gelu", "mlp_softplus_nobias", "residual",
-                 "two_branch"]
+                 "two_branch", "scaled_mlp"]
+
+#: cases built with the test-only atom: no architecture-JSON type exists for it
+TEST_ONLY = {"scale", "scaled_mlp"}
+#: the cases the oracle's architecture format describes
+ARCHITECTURE_CASES = [name for name in MODULE_CASES if name not in TEST_ONLY]

@@ -1,15 +1,15 @@
 """The action along a network's training trajectory: the action budget (SPEC §1–§2, paper §2.1).
 
-The manifold is the parameter space of a small MLP, ``w ∈ R^n`` (``n = Σ_l n_l``), the
-potential is the empirical risk ``f = R(w) = (1/S) Σ_s ℓ_s``, and the metric is the paper's
-*layerwise* metric: block diagonal, one block per layer,
+The manifold is the parameter space of a network (any :class:`~refimpl.modules.Module` with
+a single array output), ``w ∈ R^n`` in the parameter tree's flat order
+(:func:`refimpl.tree.flatten`), the potential is the empirical risk
+``f = R(w) = (1/S) Σ_s ℓ_s`` (:func:`refimpl.backprop.solve`), and the metric is the paper's
+*layerwise* metric: block diagonal, one block per module that owns parameters,
 
     G(w) = blockdiag(G_1(w), …, G_L(w)),   G_l = M_l + (1/S) Σ_s J_{l,s}ᵀ g_out J_{l,s}
 
-(SPEC §4), taken from `refimpl.oracle.mlp_metric_dense` (``layer = l``). The flat parameter
-order is the oracle's: ``W_l`` flattened in C order, then ``b_l``, layer after layer.
-
-Riemannian SGD with step ``η`` (`refimpl.oracle.mlp_riemannian_step`, ``scope="layer"``)
+(SPEC §4; :func:`refimpl.metric.build_metric` with ``scope="layer"``). Riemannian SGD with
+step ``η`` (:meth:`refimpl.metric.BatchMetric.step`)
 
     w_{k+1} = w_k − η G(w_k)⁻¹ ∇R(w_k)
 
@@ -29,109 +29,88 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import block_diag
 
+from .. import tree
 from .._validation import as_positive_float as check_positive
-from ._checks import as_float_array, check_finite
+from ..backprop import check_batch, solve
+from ..losses import get_loss
+from ..metric import Mass, build_metric
+from ..modules import Module, check_network
 from .action import action
 from .metric import Metric
 from .potential import Potential
 
-__all__ = ["NetworkProblem", "LayerwiseNetworkMetric", "ActionBudget", "action_budget", "flatten_params",
-           "unflatten_params"]
-
-
-def flatten_params(params) -> np.ndarray:
-    """``[(W_1, b_1), …]`` → flat vector: ``W_l`` in C order, then ``b_l``, layer after layer."""
-    return np.concatenate([np.concatenate([np.ravel(W), np.ravel(b)]) for W, b in params]).astype(np.float64)
-
-
-def unflatten_params(vector, shapes) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Inverse of `flatten_params` for layer shapes ``[((out, in), (out,)), …]``."""
-    vector = np.asarray(vector, dtype=np.float64)
-    sizes = [int(np.prod(ws)) + int(np.prod(bs)) for ws, bs in shapes]
-    if vector.shape != (sum(sizes),):
-        raise ValueError(f"the parameter vector must have shape ({sum(sizes)},) for layers {shapes}, got {vector.shape}.")
-    out = []
-    for chunk, (ws, bs) in zip(np.split(vector, np.cumsum(sizes)[:-1]), shapes):
-        nw = int(np.prod(ws))
-        out.append((chunk[:nw].reshape(ws).copy(), chunk[nw:].reshape(bs).copy()))
-    return out
+__all__ = ["NetworkProblem", "LayerwiseNetworkMetric", "ActionBudget", "action_budget"]
 
 
 class NetworkProblem:
-    """A small MLP regression/classification problem as a (metric, potential) pair on ``R^n``.
+    """A network's training problem on one batch as a (metric, potential) pair on ``R^n``.
 
     Parameters
     ----------
-    params : list of (W, b)
-        Any parameters of the network (only their shapes are kept): ``W`` (out, in), ``b`` (out,).
-    X : array_like, shape (S, in)
+    model : Module
+        A module with a single array output ``(S, k)``.
+    params : dict
+        A parameter tree of ``model`` (its structure is kept; the values are a starting point
+        for :meth:`riemannian_sgd`).
+    X : array_like, shape (S, d_in)
     targets : array_like
-        As `refimpl.oracle.mlp_gradients` expects (``(S, k)`` for ``"mse"``).
-    activation, loss, output_metric, mass
-        Passed to the oracle functions (`refimpl.oracle`).
+        ``(S, k)`` floats for ``"mse"``, ``(S,)`` labels for ``"cross_entropy"``.
+    loss, output_metric, mass
+        As for :func:`refimpl.metric.build_metric`.
 
     Attributes
     ----------
-    shapes : list of ((out, in), (out,))
-    layer_sizes : list of int
-        ``n_l = out·in + out``.
     dim : int
-        ``n = Σ n_l``.
+        ``n``, the number of parameters.
     """
 
-    def __init__(self, params, X, targets, *, activation: str = "tanh", loss: str = "mse",
-                 output_metric: str = "identity", mass=1.0):
-        from ..oracle import mlp_gradients  # the oracle validates params, X, targets and the options
-
-        if not isinstance(params, (list, tuple)) or not params:
-            raise TypeError(f"params must be a non-empty list of (W, b) pairs, got {type(params).__name__}.")
-        self.shapes = [(np.shape(W), np.shape(b)) for W, b in params]
-        self.layer_sizes = [int(np.prod(ws)) + int(np.prod(bs)) for ws, bs in self.shapes]
-        self.dim = sum(self.layer_sizes)
-        self.X = check_finite(as_float_array(X, "X"), "X")
-        self.targets = np.asarray(targets)
-        self.options = dict(activation=activation, loss=loss)
-        self.metric_options = dict(output_metric=output_metric, mass=mass)
-        mlp_gradients(list(params), self.X, self.targets, **self.options)   # fail early on bad input
+    def __init__(self, model: Module, params, X, targets, *, loss="mse",
+                 output_metric="identity", mass=1.0):
+        self.model = check_network(model)
+        self.like = model.check_params(params)
+        self.loss = get_loss(loss)
+        self.X, self.targets = check_batch(model, X, targets, self.loss)
+        self.output_metric = output_metric
+        self.mass = Mass.parse(mass, self.like)
+        self.dim = tree.size(self.like)
 
     def flatten(self, params) -> np.ndarray:
-        """Parameters ``[(W, b), …]`` → ``w`` of shape ``(n,)``."""
-        w = flatten_params(params)
-        if w.shape != (self.dim,):
-            raise ValueError(f"params do not match the network's layer shapes {self.shapes}.")
-        return w
+        """A parameter tree → ``w`` of shape ``(n,)`` (the tree's flat order)."""
+        return tree.flatten(self.model.check_params(params))
 
-    def unflatten(self, w) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``w`` of shape ``(n,)`` → ``[(W, b), …]``."""
-        return unflatten_params(w, self.shapes)
+    def unflatten(self, w) -> dict:
+        """``w`` of shape ``(n,)`` → a parameter tree."""
+        return tree.unflatten(self.like, w)
 
     def risk(self, w) -> float:
         """``R(w)``, the batch-mean loss."""
-        from ..oracle import mlp_gradients
-
-        return float(mlp_gradients(self.unflatten(w), self.X, self.targets, **self.options)["loss"])
+        return solve(self.model, self.unflatten(w), self.X, self.targets, self.loss).risk
 
     def metric(self) -> "LayerwiseNetworkMetric":
         """The block-diagonal layerwise metric ``G(w)`` (derivative by central differences)."""
         return LayerwiseNetworkMetric(self)
 
     def potential(self) -> Potential:
-        """``f = R`` with ``∇R`` from `refimpl.oracle.mlp_gradients` (Hessian by central differences)."""
-        from ..oracle import mlp_gradients
-
+        """``f = R`` with ``∇R`` by constrained backpropagation (Hessian by central
+        differences)."""
         def value(w):
-            return mlp_gradients(self.unflatten(w), self.X, self.targets, **self.options)["loss"]
+            return self.risk(w)
 
         def gradient(w):
-            grads = mlp_gradients(self.unflatten(w), self.X, self.targets, **self.options)["grads"]
-            return flatten_params(grads)
+            return tree.flatten(solve(self.model, self.unflatten(w), self.X, self.targets,
+                                      self.loss).grads)
 
         return Potential(value, gradient, self.dim, name="empirical risk R")
 
+    def build(self, w):
+        """The layerwise :class:`~refimpl.metric.BatchMetric` at ``w``."""
+        return build_metric(self.model, self.unflatten(w), self.X, self.targets,
+                            loss=self.loss, output_metric=self.output_metric, mass=self.mass,
+                            scope="layer")
+
     def riemannian_sgd(self, params, *, lr: float, n_steps: int):
-        """Run Riemannian SGD (full batch, ``scope="layer"``) with `refimpl.oracle.mlp_riemannian_step`.
+        """Run Riemannian SGD (full batch, ``scope="layer"``, Algorithm 1).
 
         Returns
         -------
@@ -140,22 +119,18 @@ class NetworkProblem:
         w : ndarray, shape (n_steps + 1, n)
             The flat parameters after each step.
         """
-        from ..oracle import mlp_riemannian_step
-
         lr = check_positive(lr, "lr")
         if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
         ws = [self.flatten(params)]
         for _ in range(int(n_steps)):
-            p = self.unflatten(ws[-1])
-            step = mlp_riemannian_step(p, self.X, self.targets, lr=lr, scope="layer",
-                                       **self.options, **self.metric_options)
-            ws.append(ws[-1] + flatten_params(step))
+            update, _ = self.build(ws[-1]).step(lr)
+            ws.append(ws[-1] + tree.flatten(update))
         return lr * np.arange(n_steps + 1, dtype=np.float64), np.array(ws)
 
 
 class LayerwiseNetworkMetric(Metric):
-    """``G(w) = blockdiag_l G_l(w)``, blocks from `refimpl.oracle.mlp_metric_dense` (``layer=l``).
+    """``G(w) = blockdiag_l G_l(w)`` (:meth:`refimpl.metric.BatchMetric.dense`).
 
     ``∂G/∂w`` is by central differences (``2n`` metric evaluations); it is only needed for
     Hamilton's equations, not for the action or the gradient flow.
@@ -168,12 +143,7 @@ class LayerwiseNetworkMetric(Metric):
         self.problem = problem
 
     def _matrix(self, w):
-        from ..oracle import mlp_metric_dense
-
-        pb = self.problem
-        params = pb.unflatten(w)
-        return block_diag(*[mlp_metric_dense(params, pb.X, pb.targets, layer=l, **pb.options, **pb.metric_options)
-                            for l in range(len(pb.shapes))])
+        return self.problem.build(w).dense()
 
 
 @dataclass(frozen=True)

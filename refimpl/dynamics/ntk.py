@@ -18,8 +18,9 @@ The factor pass with ``R_L = I`` gives the blocks ``B_{l,i} = J_{l,i}`` (``r = k
 — ``nk × nk`` Gram-matrix work only, no ``P × P`` matrix. The last form (``P`` and ``K⁻¹``
 commute) avoids the cancellation of the difference, as eq. (3′) does for the step. Then
 ``Θ = Σ_l n K_l⁻¹ P_l`` (layer scope) or ``n K⁻¹ Σ_l P_l`` with ``K = I + Σ_l P_l`` (network
-scope). For a linear module ``P_l`` never needs ``B̃``: with scalar mass
-``P[(s,j),(t,i)] = (R_s[j]·R_t[i]) (a_s·a_t + 1)/(n μ)`` (bias included).
+scope). ``P_l`` comes from the module's block (:meth:`refimpl.modules.Block.inner_matrix`), so
+a structured block never forms ``B̃`` (for a linear module with scalar mass
+``P[(s,j),(t,i)] = (R_s[j]·R_t[i]) (a_s·a_t + 1)/(n μ)``, bias included).
 
 ``Θ`` is positive definite iff ``J`` has full row rank, which needs ``nk ≤ P``; for a single
 ``Linear(d, k)`` (``J_i = [I_k ⊗ a_iᵀ, I_k]``) it holds iff the ``n × (d+1)`` matrix
@@ -39,10 +40,8 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from .. import spaces
-from ..metric import check_mass
-from ..metric.mass import at_path
+from ..metric import Mass
 from ..modules import Module, block_items, check_network
-from ..modules.linear import LinearBlock
 
 __all__ = ["generalized_ntk", "contraction_rate", "jacobian_grams", "jacobian_norms"]
 
@@ -86,7 +85,7 @@ def generalized_ntk(model: Module, params, X, *, mass=1.0, scope: str = "layer")
         raise ValueError(f"unknown scope {scope!r}; expected one of {SCOPES}")
     y, blocks = _output_blocks(model, params, X)
     n = y.shape[0]
-    grams = [_gram(b, at_path(mass, p), n) for p, b in blocks]
+    grams = [_gram(b, mass.at(p), n) for p, b in blocks]
     if scope == "layer":
         theta = sum(_kinv_p(P) for P in grams)
     else:
@@ -121,8 +120,9 @@ def contraction_rate(theta, n: int) -> float:
 def jacobian_grams(model: Module, params, X) -> np.ndarray:
     """``J_i J_iᵀ`` (``k × k``) for every sample, ``J_i = ∂f(x_i; w)/∂w`` over all parameters.
 
-    Sums the modules' ``B_{l,i} B_{l,i}ᵀ`` from the factor pass with ``R_L = I``; for a linear
-    module ``B_i B_iᵀ = R_i R_iᵀ (a_i·a_i + 1)`` (bias included), without forming ``B``.
+    Sums the modules' ``B_{l,i} B_{l,i}ᵀ`` from the factor pass with ``R_L = I``
+    (:meth:`refimpl.modules.Block.sample_gram`; for a linear module
+    ``R_i R_iᵀ (a_i·a_i + 1)``, bias included, without forming ``B``).
 
     Returns
     -------
@@ -130,7 +130,7 @@ def jacobian_grams(model: Module, params, X) -> np.ndarray:
     """
     params, X, _ = _check(model, params, X, 1.0)
     _, blocks = _output_blocks(model, params, X)
-    return sum(_sample_gram(b) for _, b in blocks)
+    return sum(b.sample_gram() for _, b in blocks)
 
 
 def jacobian_norms(model: Module, params, X) -> np.ndarray:
@@ -151,7 +151,7 @@ def _check(model, params, X, mass):
     X = spaces.check_point(X, model.in_space, "X")
     if spaces.batch_size(X, model.in_space) == 0:
         raise ValueError("X must hold at least one sample")
-    return params, X, check_mass(mass, params)
+    return params, X, Mass.parse(mass, params)
 
 
 def _check_n(n) -> int:
@@ -162,35 +162,19 @@ def _check_n(n) -> int:
 
 def _output_blocks(model, params, X):
     """Forward pass and the factor pass with ``R_L = I``: ``(y, [(path, block)])``."""
-    y, cache = model._forward(params, X)
+    y, cache = model.forward(params, X)
     n, k = y.shape
     eye = np.ascontiguousarray(np.broadcast_to(np.eye(k), (n, k, k)))
-    _, blocks = model._factor_pass(params, cache, eye, need_input=False)
+    _, blocks = model.factor_pass(params, cache, eye, need_input=False)
     return y, list(block_items(blocks))
 
 
 def _gram(block, mass, n) -> np.ndarray:
-    """``P = B̃ M⁻¹ B̃ᵀ = (1/n) [B_s M⁻¹ B_tᵀ]``, shape ``(n·r, n·r)``, sample-major."""
-    r = block.r
-    if isinstance(block, LinearBlock):
-        R, A = block.R, block.A
-        if not isinstance(mass, dict):
-            # (R_s[j]·R_t[i]) (a_s·a_t + 1) / μ
-            E = (A @ A.T + (1.0 if block.bias else 0.0)) / mass
-            R2 = R.reshape(n * r, -1)
-            return (R2 @ R2.T) * np.kron(E, np.ones((r, r))) / n
-        # Σ_p R_s[j,p] R_t[i,p] (Σ_q a_s[q] a_t[q] / M_W[p,q] + 1/M_b[p])
-        W = np.einsum("sq,tq,pq->stp", A, A, 1.0 / mass["W"], optimize=True)
-        if block.bias:
-            W += 1.0 / mass["b"]
-        P = np.einsum("sjp,tip,stp->sjti", R, R, W, optimize=True)
-        return P.reshape(n * r, n * r) / n
-    B = block.materialize().reshape(n * r, -1)
-    if isinstance(mass, dict):
-        inv_m = np.concatenate([1.0 / np.ravel(mass[key]) for key in block.shapes])
-    else:
-        inv_m = np.full(B.shape[1], 1.0 / mass)
-    return (B * inv_m) @ B.T / n
+    """``P = B̃ M⁻¹ B̃ᵀ = (1/n) [B_s M⁻¹ B_tᵀ]``, shape ``(n·r, n·r)``, sample-major: the
+    block's inner matrix less the identity, made symmetric from its lower triangle."""
+    K = block.inner_matrix(mass, 1.0 / n)
+    P = np.tril(K, -1)
+    return P + P.T + np.diag(np.diag(K) - 1.0)
 
 
 def _kinv_p(P) -> np.ndarray:
@@ -199,12 +183,3 @@ def _kinv_p(P) -> np.ndarray:
     K[np.diag_indices_from(K)] += 1.0
     X = cho_solve(cho_factor(K, lower=True), P)
     return 0.5 * (X + X.T)
-
-
-def _sample_gram(block) -> np.ndarray:
-    """``B_s B_sᵀ`` per sample, ``(n, r, r)``."""
-    if isinstance(block, LinearBlock):
-        scale = np.einsum("sq,sq->s", block.A, block.A) + (1.0 if block.bias else 0.0)
-        return np.einsum("sjp,sip->sji", block.R, block.R) * scale[:, None, None]
-    B = block.materialize()
-    return np.einsum("sjn,sin->sji", B, B)

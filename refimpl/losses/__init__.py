@@ -3,7 +3,8 @@ from .._validation import check_choice
 from .base import Loss
 from .cross_entropy import CrossEntropy, log_softmax
 from .mse import MSE
-from .output_metrics import ConstantMetric, GaussNewtonMetric, IdentityMetric, OutputMetric
+from .output_metrics import (ConstantOutputMetric, GaussNewtonMetric, IdentityMetric,
+                             OutputMetric)
 
 LOSSES = {"mse": MSE, "cross_entropy": CrossEntropy}
 OUTPUT_METRICS = ("identity", "gauss-newton")
@@ -23,8 +24,8 @@ def get_output_metric(metric) -> OutputMetric:
     if isinstance(metric, str):
         name = check_choice(metric, "output metric", OUTPUT_METRICS)
         return IdentityMetric() if name == "identity" else GaussNewtonMetric()
-    return ConstantMetric(metric)
+    return ConstantOutputMetric(metric)
 
 
 __all__ = ["Loss", "MSE", "CrossEntropy", "log_softmax", "OutputMetric", "IdentityMetric",
-           "GaussNewtonMetric", "ConstantMetric", "get_loss", "get_output_metric", "LOSSES"]
+           "GaussNewtonMetric", "ConstantOutputMetric", "get_loss", "get_output_metric", "LOSSES"]

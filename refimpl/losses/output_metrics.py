@@ -62,7 +62,7 @@ class GaussNewtonMetric(OutputMetric):
         return loss._grad_coords(y, targets)
 
 
-class ConstantMetric(OutputMetric):
+class ConstantOutputMetric(OutputMetric):
     """A user-given constant SPD matrix ``G`` (``k × k``), used through ``G = L Lᵀ``."""
 
     name = "constant"
@@ -86,4 +86,4 @@ class ConstantMetric(OutputMetric):
                              f"network has {y.shape[1]} outputs")
 
     def __repr__(self):
-        return f"ConstantMetric(k={self.L.shape[0]})"
+        return f"ConstantOutputMetric(k={self.L.shape[0]})"

@@ -23,8 +23,8 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .. import tree
+from .batch import BatchMetric
 from .layer import LayerMetric
-from .layerwise import BatchMetric
 
 
 class _MetricOperator(LinearOperator):

@@ -1,7 +1,7 @@
 """Riemannian modules (SPEC §5): atoms, wiring, and the composition algebra."""
 from .base import Module, block_items, check_network
-from .blocks import Block, DenseBlock
-from .composition import Parallel, Sequential
+from .blocks import Block, BlockCost, DenseBlock
+from .composition import Composite, Parallel, Sequential
 from .linear import Linear, LinearBlock
 from .networks import mlp, residual
 from .pointwise import ACTIVATIONS, Pointwise, activation
@@ -9,4 +9,4 @@ from .wiring import Concat, FanOut, Identity, Sum
 
 __all__ = ["Module", "Linear", "Pointwise", "activation", "ACTIVATIONS", "Sequential",
            "Parallel", "FanOut", "Sum", "Concat", "Identity", "mlp", "residual", "block_items", "check_network",
-           "Block", "DenseBlock", "LinearBlock"]
+           "Block", "BlockCost", "DenseBlock", "LinearBlock", "Composite"]

@@ -165,9 +165,17 @@ class Module:
         return R_in, self._param_blocks(params, cache, R)
 
     def _vjp_params(self, params, cache, ybar):
-        return tree.zeros_like(params)
+        if tree.size(params):
+            raise NotImplementedError(
+                f"{type(self).__name__} has parameters but does not implement _vjp_params: "
+                "its gradient would be silently zero (see refimpl.modules.base)")
+        return {}
 
     def _param_blocks(self, params, cache, R):
+        if tree.size(params):
+            raise NotImplementedError(
+                f"{type(self).__name__} has parameters but does not implement _param_blocks: "
+                "return a block (refimpl.modules.blocks; DenseBlock for an explicit B)")
         return {}
 
     def _jacobian(self, params, x):

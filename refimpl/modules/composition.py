@@ -12,6 +12,11 @@ for them. One rule passes everything down the tree:
   Parameters ``W_1 × … × W_L``; the metric is block diagonal over the children.
 - **Parallel** ``F_1 × … × F_K`` on ``X_1 × … × X_K``: every quantity splits by block
   (product metric on the outputs, so factors are pulled back block by block).
+
+Each combinator states that rule once, in ``_reverse``; the four reverse quantities are that
+rule applied with one per-child step each (``_RULES`` below): the input cotangent
+(``vjp_input``), the input factor (``pullback_input``), the multipliers with the parameter
+gradients (``backward``), and the input factor with the parameter blocks (``factor_pass``).
 """
 from __future__ import annotations
 
@@ -28,7 +33,68 @@ def _check_modules(modules, who):
     return {str(i): m for i, m in enumerate(modules)}
 
 
-class Sequential(Module):
+# The per-child steps of the reverse rule: (child, its params, its cache, the quantity at its
+# output, whether its input's is needed) ↦ (the quantity at its input, the child's own part).
+def _vjp_input_step(m, p, c, ybar, need):
+    return m._vjp_input(p, c, ybar), None
+
+
+def _pullback_step(m, p, c, R, need):
+    return m._pullback_input(p, c, R), None
+
+
+def _backward_step(m, p, c, lam, need):
+    lam_in, grads, mults = m._backward(p, c, lam, need)
+    return lam_in, (grads, mults)
+
+
+def _factor_step(m, p, c, R, need):
+    return m._factor_pass(p, c, R, need)
+
+
+class Composite(Module):
+    """A module made of child modules (``children``, keyed ``"0"``, ``"1"``, …): its
+    parameters, multipliers and blocks are trees keyed like its children. Subclasses give
+    ``_forward``, ``_jvp`` and the one reverse rule ``_reverse``."""
+
+    children: dict
+
+    def param_shapes(self):
+        return {k: m.param_shapes() for k, m in self.children.items()}
+
+    def _init(self, rng):
+        return {k: m._init(rng) for k, m in self.children.items()}
+
+    def _reverse(self, params, caches, seed, step, need_input):
+        """Run ``step`` over the children in the combinator's reverse order:
+        ``(quantity at the composite's input or None, {child: its part})``."""
+        raise NotImplementedError
+
+    def _vjp_input(self, params, caches, ybar):
+        return self._reverse(params, caches, ybar, _vjp_input_step, True)[0]
+
+    def _pullback_input(self, params, caches, R):
+        return self._reverse(params, caches, R, _pullback_step, True)[0]
+
+    def _backward(self, params, caches, lam, need_input=True):
+        lam_in, parts = self._reverse(params, caches, lam, _backward_step, need_input)
+        return (lam_in, {k: g for k, (g, _) in parts.items()},
+                {k: mm for k, (_, mm) in parts.items()})
+
+    def _factor_pass(self, params, caches, R, need_input=True):
+        return self._reverse(params, caches, R, _factor_step, need_input)
+
+    def _vjp_params(self, params, caches, ybar):
+        return self._backward(params, caches, ybar, need_input=False)[1]
+
+    def _param_blocks(self, params, caches, R):
+        return self._factor_pass(params, caches, R, need_input=False)[1]
+
+    def __repr__(self):
+        return f"{type(self).__name__}(" + ", ".join(repr(m) for m in self.children.values()) + ")"
+
+
+class Sequential(Composite):
     """``Sequential(m1, m2, …)`` applies ``m1`` first; the output of each must match the next."""
 
     def __init__(self, *modules: Module):
@@ -42,12 +108,6 @@ class Sequential(Module):
                     "insert a module that maps between them or fix the dimensions")
         self.in_space, self.out_space = mods[0].in_space, mods[-1].out_space
 
-    def param_shapes(self):
-        return {k: m.param_shapes() for k, m in self.children.items()}
-
-    def _init(self, rng):
-        return {k: m._init(rng) for k, m in self.children.items()}
-
     def _forward(self, params, x):
         caches = []
         for k, m in self.children.items():
@@ -60,54 +120,21 @@ class Sequential(Module):
             dx = m._jvp(params[k], c, dx, None if dparams is None else dparams[k])
         return dx
 
-    def _reverse(self, caches):
-        return reversed(list(zip(self.children.items(), caches)))
-
-    def _vjp_input(self, params, caches, ybar):
-        for (k, m), c in self._reverse(caches):
-            ybar = m._vjp_input(params[k], c, ybar)
-        return ybar
-
-    def _pullback_input(self, params, caches, R):
-        for (k, m), c in self._reverse(caches):
-            R = m._pullback_input(params[k], c, R)
-        return R
-
-    def _backward(self, params, caches, lam, need_input=True):
-        grads, mults, first = {}, {}, next(iter(self.children))
-        for (k, m), c in self._reverse(caches):
-            lam, grads[k], mults[k] = m._backward(params[k], c, lam, need_input or k != first)
-        return lam, _ordered(grads, self.children), _ordered(mults, self.children)
-
-    def _vjp_params(self, params, caches, ybar):
-        return self._backward(params, caches, ybar, need_input=False)[1]
-
-    def _factor_pass(self, params, caches, R, need_input=True):
-        blocks, first = {}, next(iter(self.children))
-        for (k, m), c in self._reverse(caches):
-            R, blocks[k] = m._factor_pass(params[k], c, R, need_input or k != first)
-        return R, _ordered(blocks, self.children)
-
-    def _param_blocks(self, params, caches, R):
-        return self._factor_pass(params, caches, R, need_input=False)[1]
-
-    def __repr__(self):
-        return "Sequential(" + ", ".join(repr(m) for m in self.children.values()) + ")"
+    def _reverse(self, params, caches, seed, step, need_input):
+        # the chain rule: last child first; the first child's input is the composite's
+        parts, first = {}, next(iter(self.children))
+        for (k, m), c in reversed(list(zip(self.children.items(), caches))):
+            seed, parts[k] = step(m, params[k], c, seed, need_input or k != first)
+        return seed, {k: parts[k] for k in self.children}
 
 
-class Parallel(Module):
+class Parallel(Composite):
     """``Parallel(m1, …, mK)`` maps ``(x_1, …, x_K) ↦ (m1(x_1), …, mK(x_K))``."""
 
     def __init__(self, *modules: Module):
         self.children = _check_modules(modules, "Parallel")
         self.in_space = tuple(m.in_space for m in self.children.values())
         self.out_space = tuple(m.out_space for m in self.children.values())
-
-    def param_shapes(self):
-        return {k: m.param_shapes() for k, m in self.children.items()}
-
-    def _init(self, rng):
-        return {k: m._init(rng) for k, m in self.children.items()}
 
     def _items(self):
         return enumerate(self.children.items())
@@ -121,34 +148,9 @@ class Parallel(Module):
                             None if dparams is None else dparams[k])
                      for i, (k, m) in self._items())
 
-    def _vjp_input(self, params, caches, ybar):
-        return tuple(m._vjp_input(params[k], caches[i], ybar[i]) for i, (k, m) in self._items())
-
-    def _pullback_input(self, params, caches, R):
-        return tuple(m._pullback_input(params[k], caches[i], R[i])
-                     for i, (k, m) in self._items())
-
-    def _backward(self, params, caches, lam, need_input=True):
-        res = {k: m._backward(params[k], caches[i], lam[i], need_input)
-               for i, (k, m) in self._items()}
-        return (tuple(r[0] for r in res.values()) if need_input else None,
-                {k: r[1] for k, r in res.items()}, {k: r[2] for k, r in res.items()})
-
-    def _vjp_params(self, params, caches, ybar):
-        return self._backward(params, caches, ybar, need_input=False)[1]
-
-    def _factor_pass(self, params, caches, R, need_input=True):
-        res = {k: m._factor_pass(params[k], caches[i], R[i], need_input)
-               for i, (k, m) in self._items()}
-        R_in = tuple(r[0] for r in res.values()) if need_input else None
-        return R_in, {k: r[1] for k, r in res.items()}
-
-    def _param_blocks(self, params, caches, R):
-        return self._factor_pass(params, caches, R, need_input=False)[1]
-
-    def __repr__(self):
-        return "Parallel(" + ", ".join(repr(m) for m in self.children.values()) + ")"
-
-
-def _ordered(d, children):
-    return {k: d[k] for k in children}
+    def _reverse(self, params, caches, seed, step, need_input):
+        # the product rule: every branch on its own block of the output and of the input
+        done = {k: step(m, params[k], caches[i], seed[i], need_input)
+                for i, (k, m) in self._items()}
+        return (tuple(x for x, _ in done.values()) if need_input else None,
+                {k: part for k, (_, part) in done.items()})

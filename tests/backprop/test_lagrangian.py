@@ -57,12 +57,12 @@ def test_gradients_match_finite_differences_of_the_risk(name, loss):
 def test_kkt_residuals_vanish_and_lagrangian_equals_risk(name, loss):
     model, params, X, t = problem(name, loss)
     st = solve(model, params, X, t, loss)
-    res = kkt_residuals(model, params, X, t, st.states, st.multipliers, loss)
+    res = kkt_residuals(model, params, t, st.states, st.multipliers, loss)
     scale = max(np.abs(spaces.flatten(lam, f.out_space)).max()
                 for lam, (_, f) in zip(st.multipliers, stages(model)))
     assert max(np.abs(r).max() for r in res["d_lambda"]) == 0.0
     assert max(np.abs(r).max() for r in res["d_x"]) < 1e-14 * max(scale, 1.0)
-    assert lagrangian(model, params, X, t, st.states, st.multipliers, loss) == \
+    assert lagrangian(model, params, t, st.states, st.multipliers, loss) == \
         pytest.approx(st.risk, rel=1e-15)
 
 
@@ -71,11 +71,11 @@ def test_kkt_residuals_detect_a_point_that_is_not_stationary():
     st = solve(model, params, X, t, "mse")
     states = list(st.states)
     states[2] = states[2] + 1e-3
-    res = kkt_residuals(model, params, X, t, states, st.multipliers, "mse")
+    res = kkt_residuals(model, params, t, states, st.multipliers, "mse")
     assert np.abs(res["d_lambda"][1]).max() == pytest.approx(1e-3, rel=1e-9)
     lams = list(st.multipliers)
     lams[0] = lams[0] * 1.01
-    res = kkt_residuals(model, params, X, t, st.states, lams, "mse")
+    res = kkt_residuals(model, params, t, st.states, lams, "mse")
     assert np.abs(res["d_x"][0]).max() > 1e-6
 
 
@@ -86,7 +86,7 @@ def test_lagrangian_is_linear_in_the_constraint_gap():
     states = list(st.states)
     delta = np.random.default_rng(3).standard_normal(states[1].shape) * 1e-4
     states[1] = states[1] + delta
-    got = lagrangian(model, params, X, t, states, st.multipliers, "mse")
+    got = lagrangian(model, params, t, states, st.multipliers, "mse")
     f2 = stages(model)[1]
     x2 = f2[1](params[f2[0]], states[1])
     expected = st.risk + np.mean(np.einsum("sd,sd->s", st.multipliers[0], -delta)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fd import central, rel_err
-from refimpl.losses import (MSE, ConstantMetric, CrossEntropy, get_loss, get_output_metric)
+from refimpl.losses import (MSE, ConstantOutputMetric, CrossEntropy, get_loss, get_output_metric)
 
 LOSS_CASES = {  # name: (loss, targets builder(rng, S, k))
     "mse": (MSE(), lambda rng, S, k: rng.standard_normal((S, k))),
@@ -96,13 +96,13 @@ def test_unknown_names_are_clear_errors():
 ])
 def test_constant_output_metric_is_validated(G, words):
     with pytest.raises(ValueError, match=words):
-        ConstantMetric(G)
+        ConstantOutputMetric(G)
 
 
 def test_constant_output_metric_factor_and_coords(rng):
     A = rng.standard_normal((3, 3))
     G = A @ A.T + 3 * np.eye(3)
-    m = ConstantMetric(G)
+    m = ConstantOutputMetric(G)
     y, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     assert rel_err(m.matrix(y, t, MSE()), np.broadcast_to(G, (4, 3, 3))) < 1e-14
     F, c = m.factor(y, t, MSE()), m.coords(y, t, MSE())

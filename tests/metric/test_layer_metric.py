@@ -68,7 +68,7 @@ def test_solve_matches_dense_solve_out_of_span(bname, mname, method):
     want = np.linalg.solve(dense_G(block, mass), v_flat)
     assert rel_err(tree.flatten(G.solve(v)), want) < EXACT
     if method == "woodbury":
-        assert G.path == BLOCKS[bname][1][mname]
+        assert G.formula == BLOCKS[bname][1][mname]
 
 
 @pytest.mark.parametrize("bname,mname,method", CASES)

@@ -4,14 +4,14 @@ import json
 import numpy as np
 import pytest
 
-from cases import MODULE_CASES
+from cases import ARCHITECTURE_CASES, MODULE_CASES
 from refimpl import spaces, tree
 from refimpl.modules import Linear, Sequential
 from refimpl.oracle.architecture import (from_dict, from_json, module_paths, parameter_names,
                                          to_dict, to_json)
 
 
-@pytest.mark.parametrize("name", sorted(MODULE_CASES))
+@pytest.mark.parametrize("name", sorted(ARCHITECTURE_CASES))
 def test_round_trip_gives_the_same_network(name, rng):
     module = MODULE_CASES[name](3, 2)
     again = from_json(to_json(module))

@@ -1,4 +1,4 @@
-"""Plain-NumPy twins of the Numba kernels in :mod:`refimpl.metric._kernels` (same signatures,
+"""Plain-NumPy twins of the Numba kernels in :mod:`refimpl.linalg._kernels` (same signatures,
 same in-place effects).
 
 They state each kernel's math in array form; the tests compare kernel and twin.

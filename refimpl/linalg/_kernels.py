@@ -1,6 +1,6 @@
 """Numba kernels of the metric's hot path (SPEC §4, eq. 2–3′; private; arrays in, arrays out).
 
-Each kernel has a plain-NumPy twin in :mod:`refimpl.metric._reference` with the same
+Each kernel has a plain-NumPy twin in :mod:`refimpl.linalg._reference` with the same
 signature; the tests compare them. ``cache=True`` stores the compiled code beside this file
 (``__pycache__``), so only the first process on a machine pays the compilation. The kernels
 are generic in the float type (float64 for the public API; float32 works too).
@@ -13,7 +13,7 @@ NumPy's). Matrices the kernels factor or solve with are read from their lower tr
   (linear layer, Kronecker mass)
 - :func:`pair_weighted_gram`  ``Σ_p R_s[j,p] R_t[i,p] W_st[p]``     (linear layer, any diagonal mass)
 - :func:`cholesky_block`   Cholesky factor of a diagonal block in place, and its inverse
-  (the unblocked step of :func:`refimpl.metric.inner.cholesky_lower`)
+  (the unblocked step of :func:`refimpl.linalg.cholesky_lower`)
 - :func:`cholesky_solve`   ``x = (L Lᵀ)⁻¹ b`` by forward and back substitution (``L`` may be
   float32 while ``b`` is float64: the arithmetic is then float64)
 - :func:`copy_lower`       a lower triangle copied (and rounded, e.g. to float32), and ``‖K‖∞``

@@ -1,10 +1,10 @@
 """Reusable memory for large temporary arrays (private).
 
-Why: writing a freshly allocated 13 MB array (the ``1280 × 1280`` inner matrix ``K`` of the
-benchmark's configuration A) costs about 3.3 ms on the benchmark machine, against 0.5 ms for
-an array that was written before: the difference is the kernel's page faults (and the
-zeroing of each new page), paid again at every step because the allocator gives large freed
-blocks back to the kernel. :func:`empty` hands out memory that has been touched before.
+Why: writing a freshly allocated large array costs several times as much as writing one
+that was written before — the operating system's page faults (and the zeroing of each new
+page), paid again at every step because the allocator gives large freed blocks back to the
+kernel (measured in ``benchmarks/README.md``). :func:`empty` hands out memory that has been
+touched before.
 
 Safety: the pool keeps one reference to each of its buffers, and a buffer is handed out
 again only when nothing else refers to it — no array, view, metric or factor made from it is

@@ -5,9 +5,9 @@ import pytest
 
 from fd import rel_err
 from refimpl import tree
-from refimpl.metric import LayerMetric, _kernels, _reference
-from refimpl.metric.inner import SMALL, cholesky_lower
-from refimpl.metric.layer import gram_lower
+from refimpl.linalg import _kernels, _reference, cholesky_lower, gram_lower
+from refimpl.linalg.cholesky import SMALL
+from refimpl.metric import LayerMetric
 from refimpl.modules import LinearBlock
 
 
@@ -131,7 +131,7 @@ def test_blocked_paths_end_to_end_match_the_dense_solve():
     S, r, m, n = 30, 10, 6, 40
     block = LinearBlock(rng.standard_normal((S, r, m)), rng.standard_normal((S, n)), True)
     G = LayerMetric(block, 0.3, "woodbury")
-    assert (G.path, G.inner_size) == ("linear-scalar", S * r) and S * r > SMALL
+    assert (G.formula, G.inner_size) == ("linear-scalar", S * r) and S * r > SMALL
     v = {k: rng.standard_normal(s) for k, s in block.shapes.items()}
     want = np.linalg.solve(G.dense(), tree.flatten(v))
     assert rel_err(tree.flatten(G.solve(v)), want) < 1e-10

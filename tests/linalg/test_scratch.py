@@ -1,10 +1,10 @@
-"""refimpl._scratch: large temporaries in reused memory, never while something still uses it."""
+"""refimpl.linalg._scratch: large temporaries in reused memory, never while something still uses it."""
 import threading
 
 import numpy as np
 import pytest
 
-from refimpl import _scratch
+from refimpl.linalg import _scratch
 
 BIG = (512, 512)                 # 2 MiB in float64: pooled (≥ MIN_BYTES)
 

@@ -1,14 +1,13 @@
-"""The inner solvers (refimpl.metric.inner): the precision rule of ``factorize`` and the
+"""The SPD solvers (refimpl.linalg): the precision rule of ``factorize`` and the
 mixed-precision refined Cholesky solver against dense float64 solves, across conditions,
-with its float64 fallback; the structured product with the linear-scalar inner matrix."""
+with its float64 fallback; the mixed-precision path of a layer metric."""
 import numpy as np
 import pytest
 
 from fd import rel_err
-from refimpl.metric import LayerMetric, _kernels
-from refimpl.metric.inner import (ITERMAX, MIXED_MIN, CholeskyInner, RefinedCholeskyInner,
-                                  factorize)
-from refimpl.metric.layer import kron_gram_matvec
+from refimpl.linalg import (ITERMAX, MIXED_MIN, CholeskyInner, RefinedCholeskyInner,
+                            factorize)
+from refimpl.metric import LayerMetric
 from refimpl.modules import LinearBlock
 
 
@@ -118,19 +117,6 @@ def test_refined_condition_estimate_is_the_factor_diagonal_ratio():
     d = np.diag(np.linalg.cholesky(K))
     assert est == pytest.approx((d.max() / d.min()) ** 2, rel=1e-5)   # float32 factor
     assert est <= np.linalg.cond(K) * (1 + 1e-5)
-
-
-@pytest.mark.parametrize("S,r,m,scale", [(1, 1, 1, 1.0), (4, 3, 5, 0.25), (9, 10, 7, 1 / 9)])
-def test_kron_gram_matvec_is_the_product_with_the_formed_matrix(S, r, m, scale):
-    rng = np.random.default_rng(S + r + m)
-    R = rng.standard_normal((S, r, m))
-    A = rng.standard_normal((S, 4))
-    E = A @ A.T + 0.5
-    R2 = R.reshape(S * r, m)
-    K = _kernels.fuse_kron_gram(R2 @ R2.T, E, r, scale)
-    K = np.tril(K) + np.tril(K, -1).T
-    x = rng.standard_normal((S * r, 1))
-    assert rel_err(kron_gram_matvec(R, E, x, scale), K @ x) < 1e-14
 
 
 @pytest.mark.parametrize("mass", [1e-4, 1e-2, 1.0, 1e3])
