@@ -231,18 +231,18 @@ class LinearBlock(Block):
         S, r, m = self.R.shape
         d = self.A.shape[1]
         q, n, B = S * r, self.n, 8
+        through_E = mass.scalar is not None and self._E_form_is_cheaper()
         if mass.scalar is not None:
             inner = q * q * m + 2 * S * S * d
-            matvec = min(2 * S * S * m, 4 * S * d * m) + 4 * q * m
         elif mass.kron("W") is not None:
             inner = 3 * q * q * m + 2 * S * S * d
-            matvec = 4 * S * d * m + 4 * q * m
         else:
             inner = 2 * S * S * d * m + 1.5 * q * q * m
-            matvec = 4 * S * d * m + 4 * q * m
+        matvec = (2 * S * S * m if through_E else 4 * S * d * m) + 4 * q * m
         extra = S * S * m if (mass.scalar is None and mass.kron("W") is None) else S * S
         return BlockCost(inner_flops=inner, inner_bytes=(q * q + extra) * B,
-                         matvec_flops=matvec, matvec_bytes=(S * S + S * m) * B,
+                         matvec_flops=matvec,
+                         matvec_bytes=((S * S if through_E else m * d) + 2 * S * m) * B,
                          dense_flops=n * n * q + 2 * q * n, dense_bytes=(n * n + q * n) * B)
 
     # -- private -----------------------------------------------------------------------------
