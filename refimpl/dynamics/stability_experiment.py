@@ -1,4 +1,4 @@
-"""Training on ``D`` and on ``D'`` side by side, beside Theorem 3's bound (SPEC §7, paper §3.5).
+"""Training on ``D`` and on ``D'`` side by side, beside Theorem 3's bound (paper §3.5; :ref:`math §7 <math-7>`).
 
 For each ``n``: the same module, from the same start ``w₀``, follows the Riemannian gradient
 flow ``ẇ = −G⁻¹∇R`` (full batch, MSE, identity output metric, integrated by
@@ -7,8 +7,13 @@ on ``D'`` (sample ``index`` replaced). On a time grid we record the output gap
 ``‖Y_D(w(t)) − Y_D(w'(t))‖`` (stacked over ``D``), the parameter gap ``‖w(t) − w'(t)‖``, the
 pointwise constants ``κ, L, ξ`` at both ``w(t)`` and ``w'(t)`` (:func:`~.stability.constants_at`),
 the disturbance ``‖d(w'(t))‖`` (:func:`~.stability.disturbance`) and the bound with the
-constants' running worst case. ``κ``, ``L`` and ``ξ`` are measured on the grid, not on the
-continuum between grid points.
+constants' running worst case. Beside the paper's bound, the a-posteriori bound of
+Theorem 3′ (:func:`~.stability.posterior_bound`): its forcing ``‖J_D G_D⁻¹‖₂ ‖v‖ + ‖q‖``
+(:func:`~.stability.disturbance_factors`, :func:`~.stability.kernel_drift`) and its rate
+``ξ' = λ_min(Θ_D(w'))/n`` measured at every grid time; ``posterior_bound_d`` is the same
+recursion driven by the measured ``‖d‖ + ‖q‖`` (the tightest this argument gives). ``κ``,
+``L``, ``ξ`` and the a-posteriori terms are measured on the grid, not on the continuum
+between grid points.
 
 Data (:func:`synthetic_regression`), all from ``numpy.random.SeedSequence(seed).spawn(5)``
 (children: teacher, inputs, noise, replacement, initial parameters):
@@ -41,7 +46,8 @@ from .. import tree
 from ..metric import build_metric
 from ..modules import Linear, mlp
 from .stability import (METRIC_MODES, _natural_gradients, constants_at, disturbance,
-                        gap_bound_from_disturbance, replace_sample, worst_case)
+                        disturbance_factors, gap_bound_from_disturbance, kernel_drift,
+                        posterior_bound, replace_sample, worst_case)
 
 __all__ = ["StabilityConfig", "default_config", "synthetic_regression", "build_model",
            "riemannian_flow", "run_stability", "write_results", "format_table", "MODELS"]
@@ -170,12 +176,15 @@ def run_one(config: StabilityConfig, n: int) -> dict:
     t, W1, nfev1 = riemannian_flow(model, w0, D, t_eval=t_eval, **kw)
     _, W2, nfev2 = riemannian_flow(model, w0, D2, t_eval=t_eval, **kw,
                                    metric_data=D if config.metric == "shared" else None)
-    rows, pointwise, d_sup = [], [], 0.0
+    rows, pointwise, d_sup, post = [], [], 0.0, []
     for ti, w1, w2 in zip(t, W1, W2):
         pointwise += [constants_at(model, w, D, D2, **kw) for w in (w1, w2)]
         c = worst_case(pointwise)
         d_norm = float(np.linalg.norm(disturbance(model, w2, D, D2, **kw, metric=config.metric)))
         d_sup = max(d_sup, d_norm)
+        jg, v = disturbance_factors(model, w2, D, D2, **kw, metric=config.metric)
+        q = kernel_drift(model, w1, w2, X, T, **kw)
+        post.append((pointwise[-1].xi, jg * v + q, d_norm + q))
         Y1, Y2 = model(w1, X), model(w2, X)
         rows.append({
             "t": float(ti),
@@ -184,12 +193,18 @@ def run_one(config: StabilityConfig, n: int) -> dict:
             "bound": c.bound, "kappa": c.kappa, "L": c.L, "xi": c.xi,
             "d_norm": d_norm, "d_bound": c.disturbance_bound,
             "gap_bound_from_d": gap_bound_from_disturbance(d_sup, c.xi, ti),
+            "jg_norm": jg, "jg_norm_paper": math.sqrt(n) * c.kappa / c.mu, "v_norm": v,
+            "q_norm": q, "xi_replaced": pointwise[-1].xi,
             "risk_D": float(0.5 * np.mean(np.sum((Y1 - T) ** 2, axis=1))),
             "risk_D_replaced": float(0.5 * np.mean(np.sum((model(w2, D2[0]) - D2[1]) ** 2,
                                                           axis=1))),
         })
+    xi_p, rate, rate_d = (np.array(col) for col in zip(*post))
+    for row, b, bd in zip(rows, posterior_bound(t, xi_p, rate), posterior_bound(t, xi_p, rate_d)):
+        row["posterior_bound"], row["posterior_bound_d"] = float(b), float(bd)
     c = worst_case(pointwise)
     gaps = np.array([r["output_gap"] for r in rows])
+    beta = np.array([r["posterior_bound"] for r in rows])
     summary = {
         "n": n, "nk": n * config.k, "n_params": model.n_params,
         "gap_final": float(gaps[-1]), "gap_max": float(gaps.max()),
@@ -203,10 +218,24 @@ def run_one(config: StabilityConfig, n: int) -> dict:
         "d_holds": bool(d_sup <= c.disturbance_bound),
         "metric_change_bound": c.metric_change_bound if config.metric == "own" else 0.0,
         "gap_bound_from_d": gap_bound_from_disturbance(d_sup, c.xi),
+        "posterior_bound": rows[-1]["posterior_bound"],
+        "posterior_bound_d": rows[-1]["posterior_bound_d"],
+        "posterior_holds": bool(np.all(gaps <= beta)),
+        "ratio_bound_to_gap": _ratio(c.bound, gaps[-1]),
+        "ratio_posterior_to_gap": _ratio(beta[-1], gaps[-1]),
+        "ratio_posterior_d_to_gap": _ratio(rows[-1]["posterior_bound_d"], gaps[-1]),
+        "jg_norm_max": float(max(r["jg_norm"] for r in rows)),
+        "jg_norm_paper": math.sqrt(n) * c.kappa / c.mu,
+        "q_max": float(max(r["q_norm"] for r in rows)),
         "risk_D_final": rows[-1]["risk_D"], "risk_D_replaced_final": rows[-1]["risk_D_replaced"],
         "nfev": nfev1 + nfev2,
     }
     return {"summary": summary, "series": rows}
+
+
+def _ratio(bound, gap) -> float:
+    """``bound / gap`` (``inf`` for an infinite bound or a zero gap)."""
+    return float(bound / gap) if math.isfinite(bound) and gap > 0 else math.inf
 
 
 def run_stability(config: StabilityConfig, progress=None) -> dict:
@@ -221,16 +250,30 @@ def run_stability(config: StabilityConfig, progress=None) -> dict:
             if progress is not None:
                 progress(f"{config.model}: n = {n} done in {time.perf_counter() - t0:.1f} s")
     violations = [r["summary"]["n"] for r in runs if not r["summary"]["holds"]]
+    posterior_violations = [r["summary"]["n"] for r in runs
+                            if not r["summary"]["posterior_holds"]]
     return {"config": asdict(config), "results": [r["summary"] for r in runs],
             "series": {r["summary"]["n"]: r["series"] for r in runs},
             "all_hold": not violations, "violations_n": violations,
+            "posterior_all_hold": not posterior_violations,
+            "posterior_violations_n": posterior_violations,
             "seconds": time.perf_counter() - start}
 
 
 # -- output -----------------------------------------------------------------------------------
 NOTES = {
-    "bound": "2 kappa^2 L / (xi mu sqrt(n)) (Theorem 3, SPEC §7), constants = worst case over "
-             "both trajectories on the time grid",
+    "bound": "2 kappa^2 L / (xi mu sqrt(n)) (Theorem 3, docs math §7), constants = worst case "
+             "over both trajectories on the time grid",
+    "posterior_bound": "Theorem 3' (docs math §7): beta' = -xi' beta + ||J_D G_D^-1|| ||v|| + "
+                       "||q||, beta(0) = 0, each grid interval at its end points' worst case; "
+                       "xi' = lambda_min(Theta_D(w'))/n on the D' trajectory",
+    "posterior_bound_d": "the same recursion driven by the measured ||d|| + ||q||",
+    "jg_norm": "||J_D G_D^-1||_2 through Woodbury at w' (the paper bounds it by sqrt(n) kappa/mu"
+               " = jg_norm_paper)",
+    "v_norm": "||v||, v = grad R_D - G_D u', u' the D' flow's natural gradient: d = J_D G_D^-1 v",
+    "q_norm": "||(Theta_D(w) - Theta_D(w'))(Y_D(w) - T)|| / n, zero for a model linear in w",
+    "ratios": "ratio_bound_to_gap = bound / gap_final; ratio_posterior_to_gap = "
+              "posterior_bound / gap_final (both at t_final)",
     "kappa": "max_i ||J_i||_2, spectral norm of the k x P per-sample Jacobian (all parameters), "
              "over the samples of D and D'",
     "L": "max_i ||y_i - t_i||_2 (MSE loss gradient) over the samples of D and D'",
@@ -238,7 +281,7 @@ NOTES = {
     "xi": "min over the grid of lambda_min(J G^-1 J^T)/n over D, G the metric on D",
     "holds": "max_t output gap <= bound (same start, so no transient to wait for); false "
              "when Theta is singular (xi = 0, no bound)",
-    "metric": "own: each flow uses its own data set's metric (Algorithm 1); the SPEC's "
+    "metric": "own: each flow uses its own data set's metric (Algorithm 1); the paper's "
               "derivation assumes one metric, so d carries an extra term <= "
               "kappa^4 L/(mu^2 sqrt(n)) (metric_change_bound). shared: both use G_D.",
     "d": "d(w) = J_D (G_D^-1 grad R_D - G^-1 grad R_D'), measured along the D' trajectory",
@@ -254,12 +297,15 @@ def write_results(results: dict, out_dir, *, plots: bool = True) -> list:
     paths = [os.path.join(out_dir, "stability.json"),
              os.path.join(out_dir, "stability_timeseries.csv")]
     doc = {"notes": NOTES, "all_hold": all(r["all_hold"] for r in results.values()),
+           "posterior_all_hold": all(r["posterior_all_hold"] for r in results.values()),
            "runs": {m: {k: v for k, v in r.items() if k != "series"}
                     for m, r in results.items()}}
     with open(paths[0], "w") as fh:
         json.dump(_finite(doc), fh, indent=2)
     fields = ["model", "n", "t", "output_gap", "param_gap", "bound", "kappa", "L", "xi",
-              "d_norm", "d_bound", "gap_bound_from_d", "risk_D", "risk_D_replaced"]
+              "d_norm", "d_bound", "gap_bound_from_d", "posterior_bound", "posterior_bound_d",
+              "jg_norm", "jg_norm_paper", "v_norm", "q_norm", "xi_replaced", "risk_D",
+              "risk_D_replaced"]
     with open(paths[1], "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
@@ -277,18 +323,24 @@ def format_table(model: str, result: dict) -> str:
     cfg = result["config"]
     lines = [f"{model}: metric={cfg['metric']} scope={cfg['scope']} mass={cfg['mass']:g} "
              f"t_final={cfg['t_final']:g} seed={cfg['seed']} ({result['seconds']:.1f} s)",
-             f"{'n':>5} {'gap':>10} {'bound':>10} {'kappa':>8} {'L':>8} {'mu':>8} {'xi':>9} "
-             f"{'d_max':>9} {'d_bound':>9}  holds"]
+             f"{'n':>5} {'gap':>10} {'bound':>10} {'posterior':>10} {'kappa':>8} {'L':>8} "
+             f"{'mu':>8} {'xi':>9} {'d_max':>9} {'d_bound':>9}  holds  "
+             f"{'bound/gap':>9} {'post/gap':>8}"]
     for s in result["results"]:
+        holds = ("yes" if s["holds"] else "NO" if s["theta_positive_definite"] else "n/a")
+        holds += "/" + ("yes" if s["posterior_holds"] else "NO")
         lines.append(f"{s['n']:>5} {s['gap_final']:>10.3e} {s['bound']:>10.3e} "
-                     f"{s['kappa']:>8.3f} {s['L']:>8.3f} {s['mu']:>8.1e} {s['xi']:>9.3e} "
-                     f"{s['d_max']:>9.3e} {s['d_bound']:>9.3e}  "
-                     + ("yes" if s["holds"] else "NO" if s["theta_positive_definite"]
-                        else "n/a"))
+                     f"{s['posterior_bound']:>10.3e} {s['kappa']:>8.3f} {s['L']:>8.3f} "
+                     f"{s['mu']:>8.1e} {s['xi']:>9.3e} {s['d_max']:>9.3e} {s['d_bound']:>9.3e}  "
+                     f"{holds:<7}{s['ratio_bound_to_gap']:>9.3g} "
+                     f"{s['ratio_posterior_to_gap']:>8.3g}")
     for s in result["results"]:
         if s["theta_positive_definite"] and not s["holds"]:
             lines.append(f"  VIOLATION ({model}, n = {s['n']}): measured gap {s['gap_max']:.3e} "
                          f"exceeds the bound {s['bound']:.3e}")
+        if not s["posterior_holds"]:
+            lines.append(f"  VIOLATION of the a-posteriori bound ({model}, n = {s['n']}): "
+                         "the gap exceeded it at some grid time")
         if not s["theta_positive_definite"]:
             lines.append(f"  n = {s['n']}: Θ is singular (ξ = {s['xi']:.3e}); the theorem "
                          "gives no bound")
@@ -332,13 +384,13 @@ def _plot_results(results: dict, out_dir) -> list:
             ax.plot(t, [row["output_gap"] for row in rows], color=c, label=f"gap, n={n}")
             ax.plot(t, [row["bound"] for row in rows], color=c, ls="--",
                     label=f"bound, n={n}")
-            ax.plot(t, [row["gap_bound_from_d"] for row in rows], color=c, ls=":",
-                    label=f"sup|d|/ξ, n={n}")
+            ax.plot(t, [row["posterior_bound"] for row in rows], color=c, ls="-.",
+                    label=f"a posteriori, n={n}")
         ax.set_yscale("log")
         ax.set_xlabel("t (gradient-flow time)")
         ax.set_ylabel("‖Y_D − Y_D'‖ over D")
-        ax.set_title(f"{m}: output gap (solid), 2κ²L/(ξμ√n) (dashed), "
-                     "(1−exp(−ξt)) sup‖d‖/ξ (dotted)", fontsize=8)
+        ax.set_title(f"{m}: output gap (solid), paper's 2κ²L/(ξμ√n) (dashed),\n"
+                     "a-posteriori bound of Theorem 3′ (dash-dotted)", fontsize=8)
         ax.legend(fontsize=6, ncol=3)
         paths.append(os.path.join(out_dir, f"stability_time_{m}.png"))
         fig.tight_layout()
@@ -351,7 +403,8 @@ def _plot_results(results: dict, out_dir) -> list:
         fig, ax = plt.subplots(figsize=(5.2, 4.2))
         ax.loglog(ns, [x["gap_final"] for x in s], "o-", label="measured final gap")
         ax.loglog(ns, bound, "s--", label="bound 2κ²L/(ξμ√n)")
-        ax.loglog(ns, [x["gap_bound_from_d"] for x in s], "^:", label="sup‖d‖/ξ (measured d)")
+        ax.loglog(ns, [x["posterior_bound"] for x in s], "^-.",
+                  label="a posteriori (Theorem 3′)")
         finite = np.isfinite(bound)
         if finite.any():
             i0 = int(np.argmax(finite))

@@ -1,4 +1,5 @@
-"""Theorem 3 (SPEC §7): the disturbance, its bound, the stability bound along training, the CLI.
+"""Theorem 3 (math §7): the disturbance, its bound, the stability bound along training, the
+a-posteriori bound (Theorem 3′), the CLI.
 
 Dense references: ``J`` from :meth:`Module.jacobian`, ``G`` from :meth:`BatchMetric.dense`,
 gradients ``∇R = (1/n) Jᵀ (Y − T)``.
@@ -14,9 +15,12 @@ from cases import MODULE_CASES
 from fd import rel_err
 from refimpl import tree
 from refimpl.cli import main
+from refimpl.dynamics.ntk import generalized_ntk
 from refimpl.dynamics.stability import (StabilityConstants, constants_at, disturbance,
-                                        disturbance_bound, gap_bound_from_disturbance,
-                                        metric_change_bound, replace_sample, stability_bound)
+                                        disturbance_bound, disturbance_factors,
+                                        gap_bound_from_disturbance, jacobian_inverse_metric_norm,
+                                        kernel_drift, metric_change_bound, posterior_bound,
+                                        replace_sample, stability_bound)
 from refimpl.dynamics.stability_experiment import (default_config, riemannian_flow, run_one,
                                                    synthetic_regression)
 from refimpl.metric import build_metric
@@ -129,6 +133,103 @@ def test_contraction_constants_are_constant_along_a_linear_flow():
     assert cs[-1].L < cs[0].L                      # the residuals shrink along the flow
 
 
+@pytest.mark.parametrize("scope", ["layer", "network"])
+@pytest.mark.parametrize("name", MODELS)
+def test_jacobian_inverse_metric_norm_matches_dense(name, scope, rng):
+    model = MODULE_CASES[name](3, 2)
+    params, n = model.init(rng), 5
+    for mass in (0.05, tree.tree_map(lambda a: rng.uniform(0.1, 2.0, a.shape), params)):
+        X, T = rng.standard_normal((n, 3)), rng.standard_normal((n, 2))
+        J, G, _ = dense(model, params, X, T, mass, scope)
+        Jf = J.reshape(-1, J.shape[2])
+        ref = np.linalg.norm(np.linalg.solve(G, Jf.T).T, 2)
+        got = jacobian_inverse_metric_norm(model, params, X, mass=mass, scope=scope)
+        assert abs(got - ref) <= EXACT * ref
+        # the paper's chain ‖J_D G⁻¹‖ ≤ ‖J_D‖ ‖G⁻¹‖ ≤ √n κ / μ
+        c = constants_at(model, params, (X, T), (X, T), mass=mass, scope=scope)
+        assert got <= math.sqrt(n) * c.kappa / c.mu * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("metric", ["own", "shared"])
+@pytest.mark.parametrize("scope", ["layer", "network"])
+@pytest.mark.parametrize("name", MODELS)
+def test_disturbance_is_j_g_inverse_times_v(name, scope, metric, rng):
+    # d = J_D G_D⁻¹ v with v = ∇R_D − G_D u' exactly, so ‖d‖ ≤ ‖J_D G_D⁻¹‖ ‖v‖
+    model = MODULE_CASES[name](3, 2)
+    params, n, mass = model.init(rng), 4, 0.2
+    D, D2 = pair(rng, model, n)
+    J, G, r = dense(model, params, *D, mass, scope)
+    J2, G2, r2 = dense(model, params, *D2, mass, scope)
+    Jf = J.reshape(-1, J.shape[2])
+    g = np.einsum("skn,sk->n", J, r) / n
+    g2 = np.einsum("skn,sk->n", J2, r2) / n
+    u2 = np.linalg.solve(G2 if metric == "own" else G, g2)
+    v = g - G @ u2
+    d = disturbance(model, params, D, D2, mass=mass, scope=scope, metric=metric).ravel()
+    assert rel_err(d, Jf @ np.linalg.solve(G, v)) < EXACT
+    jg, v_norm = disturbance_factors(model, params, D, D2, mass=mass, scope=scope,
+                                     metric=metric)
+    assert abs(v_norm - np.linalg.norm(v)) <= EXACT * np.linalg.norm(v)
+    assert np.linalg.norm(d) <= jg * v_norm * (1 + 1e-12)
+
+
+def test_kernel_drift_against_dense_kernels(rng):
+    model = MODULE_CASES["mlp_tanh"](3, 2)
+    p1, p2 = model.init(rng), model.init(rng)
+    X, T = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    _, J1 = model.jacobian(p1, X)
+    _, J2 = model.jacobian(p2, X)
+    th = []
+    for p, J in ((p1, J1), (p2, J2)):
+        G = build_metric(model, p, X, T, mass=0.5).dense()
+        Jf = J.reshape(-1, J.shape[2])
+        th.append(Jf @ np.linalg.solve(G, Jf.T))
+    ref = np.linalg.norm((th[0] - th[1]) @ (model(p1, X) - T).ravel()) / 4
+    assert abs(kernel_drift(model, p1, p2, X, T, mass=0.5) - ref) <= EXACT * ref
+    assert kernel_drift(model, p1, p1, X, T, mass=0.5) == 0.0
+    lin = Linear(3, 2)
+    q1, q2 = lin.init(rng), lin.init(rng)       # Θ of a linear module does not depend on w
+    assert kernel_drift(lin, q1, q2, X, T, mass=0.5) <= 1e-12 * np.linalg.norm(
+        generalized_ntk(lin, q1, X, mass=0.5))
+
+
+def test_posterior_bound_recursion_closed_forms():
+    t = np.linspace(0.0, 3.0, 7)
+    beta = posterior_bound(t, np.full(7, 0.5), np.full(7, 2.0))
+    np.testing.assert_allclose(beta, 2.0 * (1 - np.exp(-0.5 * t)) / 0.5, rtol=1e-14)
+    np.testing.assert_allclose(posterior_bound(t, np.zeros(7), np.full(7, 2.0)), 2.0 * t,
+                               rtol=1e-14)
+    # a starting gap decays at the rate; the worst end point of each interval is used
+    np.testing.assert_allclose(posterior_bound(t, np.full(7, 1.0), np.zeros(7), e0=1.0),
+                               np.exp(-t), rtol=1e-14)
+    up = posterior_bound([0.0, 1.0], [1.0, 0.0], [0.0, 1.0])
+    assert up[1] == pytest.approx(1.0)               # ξ = min(1, 0) = 0, rate = max(0, 1) = 1
+    with pytest.raises(ValueError, match="increasing"):
+        posterior_bound([0.0, 0.0], [1.0, 1.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match=">= 0"):
+        posterior_bound([0.0, 1.0], [1.0, 1.0], [1.0, -1.0])
+
+
+@pytest.mark.parametrize("model, metric", [("linear", "own"), ("linear", "shared"),
+                                           ("mlp", "own"), ("mlp", "shared")])
+def test_posterior_bound_holds_and_is_within_100x_of_the_gap(model, metric):
+    # Theorem 3′: the gap stays below β(t) at every grid time (the measured terms enter, not
+    # κ/μ), and β is informative: within the issue's goal of 100× of the measured gap, where
+    # the paper's bound is 10³–10⁵× above it
+    over = {"linear": dict(d_in=12, mass=1e-3), "mlp": dict(d_in=6, hidden=8, mass=1e-2)}[model]
+    cfg = default_config(model, metric=metric, t_final=3.0, n_times=17, **over)
+    for n in ((6, 10) if model == "linear" else (8,)):
+        s = run_one(cfg, n)
+        rows = s["series"]
+        for row in rows:
+            assert row["output_gap"] <= row["posterior_bound"]
+            assert row["posterior_bound_d"] <= row["posterior_bound"] * (1 + 1e-12)
+        summary = s["summary"]
+        assert summary["posterior_holds"]
+        assert summary["ratio_posterior_to_gap"] < 100 < summary["ratio_bound_to_gap"]
+        assert summary["jg_norm_max"] < summary["jg_norm_paper"]
+
+
 def test_bound_formulas():
     c = StabilityConstants(kappa=2.0, L=3.0, mu=0.5, xi=0.25, n=16)
     assert c.disturbance_bound == pytest.approx(2 * 4 * 3 / (0.5 * 4))
@@ -185,13 +286,15 @@ def test_cli_writes_json_csv_and_plots(tmp_path, capsys):
     for model in ("linear", "mlp"):
         rows = doc["runs"][model]["results"]
         assert [r["n"] for r in rows] == [3, 5]
-        for key in ("gap_final", "bound", "kappa", "L", "mu", "xi", "holds"):
+        for key in ("gap_final", "bound", "kappa", "L", "mu", "xi", "holds", "posterior_bound",
+                    "posterior_holds", "ratio_bound_to_gap", "ratio_posterior_to_gap"):
             assert key in rows[0]
         for name in (f"stability_time_{model}.png", f"stability_n_{model}.png"):
             assert os.path.getsize(os.path.join(out, name)) > 1000
-    assert doc["runs"]["linear"]["all_hold"]
+    assert doc["runs"]["linear"]["all_hold"] and doc["posterior_all_hold"]
     lines = open(os.path.join(out, "stability_timeseries.csv")).read().splitlines()
     assert lines[0].startswith("model,n,t,output_gap") and len(lines) == 1 + 2 * 2 * 4
+    assert "posterior_bound" in lines[0].split(",")
     assert "holds" in capsys.readouterr().out
 
 
