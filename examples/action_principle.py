@@ -1,15 +1,17 @@
-"""Gradient flow as the least-action path, drawn on the Poincaré half-plane (SPEC §1, paper §2).
+"""
+The action principle on the Poincaré half-plane (§1)
+=====================================================
+
+Gradient flow is the least-action path (:ref:`math §1 <math-1>`, paper §2). On the half-plane
+with the hyperbolic metric ``g = I/y²`` and a bowl ``f = ½x² + ½log²y``, Riemannian gradient
+descent ``ẋ = −g⁻¹∇f = −y²∇f`` from three starting points attains the lower bound
+``|f(x_T) − f(x_0)|`` of the action (1); perturbed paths with the *same end points* exceed it.
+Then the Hamiltonian ``H = ½ẋᵀgẋ − ½∇fᵀg⁻¹∇f`` along those paths (zero on gradient flow,
+Theorem 1; not on the perturbed paths), and the energy error ``|H(t) − H(0)|`` of Hamilton's
+flow (Theorem 2) from a kicked momentum, integrated by DOP853 at rtol 1e-10.
 
 Run: ``python examples/action_principle.py [--out DIR]`` (default ``out/action_principle/``;
-a few seconds). Writes two PNG files and prints their paths:
-
-- ``paths.png``: level sets of a bowl ``f`` on the half-plane ``g = I/y²``; Riemannian
-  gradient-descent paths ``ẋ = −g⁻¹∇f = −y²∇f`` from three starting points; for each, two
-  perturbed paths with the *same end points*. The legend gives every path's action (1):
-  the descent path attains the lower bound ``|f(x_T) − f(x_0)|``, the perturbed ones exceed it.
-- ``hamiltonian.png``: left, ``H = ½ẋᵀgẋ − ½∇fᵀg⁻¹∇f`` along those paths (zero on gradient
-  flow, Theorem 1; not on the perturbed paths); right, the energy error ``|H(t) − H(0)|`` of
-  Hamilton's flow (Theorem 2) from a kicked momentum, integrated by DOP853 at rtol 1e-10.
+a few seconds): writes ``paths.png`` and ``hamiltonian.png`` and prints their paths.
 """
 import argparse
 import os
@@ -44,10 +46,9 @@ def save_atomically(fig, target: FilePath) -> None:
         raise
 
 
-def main(out="out/action_principle"):
-    import matplotlib
-
-    matplotlib.use("Agg")
+def main(out="out/action_principle", close=True):
+    """Draw both figures, write them to ``out``; return the paths (and keep the figures open
+    with ``close=False``, for the gallery)."""
     import matplotlib.pyplot as plt
 
     out = FilePath(out)
@@ -94,7 +95,8 @@ def main(out="out/action_principle"):
     fig.tight_layout()
     written = [out / "paths.png"]
     save_atomically(fig, written[-1])
-    plt.close(fig)
+    if close:
+        plt.close(fig)
 
     # -- the Hamiltonian along the paths, and Hamilton's flow ------------------------------
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.0, 4.2))
@@ -122,13 +124,16 @@ def main(out="out/action_principle"):
     fig.tight_layout()
     written.append(out / "hamiltonian.png")
     save_atomically(fig, written[-1])
-    plt.close(fig)
+    if close:
+        plt.close(fig)
     for w in written:
         print(f"wrote {w}")
     return written
 
 
+# %%
+# Both figures, drawn by :func:`main` (the legend gives every path's action).
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="gradient flow as the least-action path")
     parser.add_argument("--out", default="out/action_principle", help="output directory (default: %(default)s)")
-    main(parser.parse_args().out)
+    main(parser.parse_args().out, close=False)

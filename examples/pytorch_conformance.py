@@ -1,6 +1,9 @@
-"""A PyTorch Riemannian SGD step (SPEC §4, eq. 2–3), checked against refimpl's golden vectors.
+"""
+Another framework checked against refimpl (PyTorch)
+====================================================
 
-Run: ``python examples/pytorch_conformance.py [--form woodbury|dense|both] [--golden DIR]``.
+A PyTorch Riemannian SGD step (:ref:`math §4 <math-4>`, eq. (2)–(3′)), checked against
+refimpl's golden vectors. Run: ``python examples/pytorch_conformance.py [--form woodbury|dense|both] [--golden DIR]``.
 
 This is what another backend's test suite does: implement the quantities in its own framework
 (here PyTorch, float64, MLPs given as ``[(W, b), …]``), then hand one function per quantity to
@@ -40,6 +43,11 @@ ACTIVATIONS = {
 }
 
 
+# %%
+# The quantities in PyTorch
+# -------------------------
+# Each function computes one quantity of a golden case in float64 PyTorch.
+
 def tensors(case):
     """The case's MLP parameters, inputs and targets as float64 tensors."""
     params = [(torch.tensor(W), torch.tensor(b)) for W, b in case.mlp_params]
@@ -69,7 +77,7 @@ def risk(params, X, t, activation, loss, probes=None):
 
 def output_factor(y, t, case):
     """``F_s`` (``(S, k, r)``) with ``g_out = F Fᵀ`` and coordinates ``c_s`` with
-    ``∇_y ℓ_s = F_s c_s`` (SPEC §4)."""
+    ``∇_y ℓ_s = F_s c_s`` (math §4)."""
     S, k = y.shape
     if case.loss == "mse":
         dl = y - t
@@ -152,8 +160,14 @@ def multipliers(case):
     return [X.shape[0] * x for x in lam]
 
 
+# %%
+# Hand each function to the conformance helper
+# --------------------------------------------
+# :mod:`refimpl.oracle.testing` loads every golden case (checking its SHA-256), calls the
+# function and compares with the reference; a failing case raises with its worst entry.
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="a PyTorch Riemannian SGD step against the golden vectors")
     parser.add_argument("--form", choices=["woodbury", "dense", "both"], default="both")
     parser.add_argument("--golden", default=None, help="golden set (default: data/golden)")
     args = parser.parse_args(argv)
@@ -177,4 +191,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status:
+        sys.exit(status)

@@ -1,6 +1,9 @@
-"""Training with checkpoints and resume through the Python API, narrated on the shipped MNIST.
+"""
+Training with checkpoints and resume (Algorithm 1 on MNIST)
+============================================================
 
-Run: ``python examples/train_mnist.py [OUT]`` (default ``out/example``). Trains the layerwise
+The layerwise Riemannian SGD of :ref:`math §6 <math-6>` through the Python API, on the
+shipped MNIST subset. Run: ``python examples/train_mnist.py [OUT]`` (default ``out/example``). Trains the layerwise
 Riemannian SGD (identity output metric, μ = 0.01, lr = 1) on mnist-5k for one epoch, then
 resumes the same run for a second epoch, and prints the per-epoch metrics the run wrote. The
 command-line equivalent is ``refimpl train --epochs 1`` then ``refimpl train --resume
@@ -26,5 +29,7 @@ def main(out="out/example"):
               f"{100 * r['test_accuracy']:.1f}%, {r['time']:.1f} s of training")
 
 
+# %%
+# Train one epoch, resume for a second, print the metrics the run wrote.
 if __name__ == "__main__":
     main(*sys.argv[1:2])
