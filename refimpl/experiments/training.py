@@ -2,21 +2,21 @@
 
 One run lives in one output directory ``out``:
 
-==================  ========================================================================
-``checkpoint.json`` the last good checkpoint (:mod:`refimpl.experiments.checkpoint`), with
-+ two ``.npz``      the configuration, epoch, step, shuffling-RNG state, elapsed time
-``steps.jsonl``     per step: ``step``, ``epoch``, ``loss`` (the batch risk before the step),
-                    ``time`` and the optimizer's numeric diagnostics (``grad_norm``,
-                    ``update_norm``; for the metric optimizers also ``inner_size``,
-                    ``condition``, ``residual``)
-``evals.jsonl``     test-set evaluations (``step``, ``epoch`` as a fraction, ``time``,
-                    ``test_loss``, ``test_accuracy``): at the start, every ``eval_every``
-                    steps and at each epoch end
-``epochs.jsonl``    per epoch (epoch 0 is the initialisation): ``epoch``, ``step``,
-                    ``epoch_loss`` (mean batch loss over the epoch), ``train_loss`` (the whole
-                    training set at the epoch's end), ``test_loss``, ``test_accuracy``,
-                    ``seconds`` (this epoch's training time) and ``time``
-==================  ========================================================================
+====================  ========================================================================
+``checkpoint.json``   the last good checkpoint (:mod:`refimpl.experiments.checkpoint`), with
++ two ``.npz``        the configuration, epoch, step, shuffling-RNG state, elapsed time
+``steps.jsonl``       per step: ``step``, ``epoch``, ``loss`` (the batch risk before the step),
+                      ``time`` and the optimizer's numeric diagnostics (``grad_norm``,
+                      ``update_norm``; for the metric optimizers also ``inner_size``,
+                      ``condition``, ``residual``)
+``evals.jsonl``       test-set evaluations (``step``, ``epoch`` as a fraction, ``time``,
+                      ``test_loss``, ``test_accuracy``): at the start, every ``eval_every``
+                      steps and at each epoch end
+``epochs.jsonl``      per epoch (epoch 0 is the initialisation): ``epoch``, ``step``,
+                      ``epoch_loss`` (mean batch loss over the epoch), ``train_loss`` (the whole
+                      training set at the epoch's end), ``test_loss``, ``test_accuracy``,
+                      ``seconds`` (this epoch's training time) and ``time``
+====================  ========================================================================
 
 ``time`` is cumulative *training* seconds (optimizer steps and batching, not evaluation or
 checkpointing), carried across resumes. Accuracies are fractions.

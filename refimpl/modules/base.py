@@ -8,17 +8,17 @@ A module is a smooth map ``F: X × W → Y`` between spaces known at constructio
 
 Everything is batched over ``S`` samples, float64:
 
-============================  =========================  ===================================
-method                        maps                       math (per sample ``s``)
-============================  =========================  ===================================
-``forward(params, x)``        ``(S, in) → (S, out)``     ``y_s = F(x_s; w)``, plus ``cache``
-``jvp(params, cache, dx, dw)``  → ``(S, out)``           ``∂F/∂x dx_s + ∂F/∂w dw``
-``vjp_input(p, c, ȳ)``        ``(S, out) → (S, in)``     ``x̄_s = (∂F/∂x)ᵀ ȳ_s``
-``vjp_params(p, c, ȳ)``       ``(S, out) → tree``        ``w̄ = Σ_s (∂F/∂w)ᵀ ȳ_s`` (sum!)
-``pullback_input(p, c, R)``   ``(S,r,out) → (S,r,in)``   ``R_s ↦ R_s ∂F/∂x`` (Remark 4)
-``param_blocks(p, c, R)``     ``(S,r,out) → blocks``     ``B_s = R_s ∂F/∂w`` (SPEC §4)
-``jacobian(params, x)``       dense, for tests           ``(S, out, in)``, ``(S, out, n_w)``
-============================  =========================  ===================================
+===============================  =========================  ===================================
+method                           maps                       math (per sample ``s``)
+===============================  =========================  ===================================
+``forward(params, x)``           ``(S, in) → (S, out)``     ``y_s = F(x_s; w)``, plus ``cache``
+``jvp(params, cache, dx, dw)``     → ``(S, out)``           ``∂F/∂x dx_s + ∂F/∂w dw``
+``vjp_input(p, c, ȳ)``           ``(S, out) → (S, in)``     ``x̄_s = (∂F/∂x)ᵀ ȳ_s``
+``vjp_params(p, c, ȳ)``          ``(S, out) → tree``        ``w̄ = Σ_s (∂F/∂w)ᵀ ȳ_s`` (sum!)
+``pullback_input(p, c, R)``      ``(S,r,out) → (S,r,in)``   ``R_s ↦ R_s ∂F/∂x`` (Remark 4)
+``param_blocks(p, c, R)``        ``(S,r,out) → blocks``     ``B_s = R_s ∂F/∂w`` (SPEC §4)
+``jacobian(params, x)``          dense, for tests           ``(S, out, in)``, ``(S, out, n_w)``
+===============================  =========================  ===================================
 
 ``vjp_params`` *sums* over the batch; the empirical risk's mean is taken by the caller.
 ``param_blocks`` returns, for every module that owns parameters, a block object

@@ -5,19 +5,19 @@ so a backend in any language can rebuild the same network. A description is a JS
 with a ``"type"`` and the fields of that type; spaces are a positive integer ``d`` (``R^d``)
 or a list of spaces (their product, :mod:`refimpl.spaces`):
 
-=============  ===================================================  ==========================
-type           fields                                               map (per sample)
-=============  ===================================================  ==========================
-``Linear``     ``n_in``, ``n_out`` (ints), ``bias`` (bool)          ``z = W a + b``, ``W`` is
-                                                                    ``(n_out, n_in)``
-``Pointwise``  ``activation`` (name), ``dim`` (int)                 ``z = σ(a)`` elementwise
-``Identity``   ``space``                                            ``x ↦ x``
-``FanOut``     ``space``, ``n`` (int ≥ 1)                           ``x ↦ (x, …, x)``
-``Sum``        ``space``, ``n`` (int ≥ 1)                           ``(x_1, …, x_n) ↦ Σ x_i``
-``Concat``     ``spaces`` (list of spaces)                          ``(x_1, …) ↦ [x_1, …]``
-``Sequential`` ``children`` (list of descriptions)                  ``children[0]`` first
-``Parallel``   ``children`` (list of descriptions)                  ``(x_i) ↦ (F_i(x_i))``
-=============  ===================================================  ==========================
+===============  ===================================================  ==========================
+type             fields                                               map (per sample)
+===============  ===================================================  ==========================
+``Linear``       ``n_in``, ``n_out`` (ints), ``bias`` (bool)          ``z = W a + b``, ``W`` is
+                                                                      ``(n_out, n_in)``
+``Pointwise``    ``activation`` (name), ``dim`` (int)                 ``z = σ(a)`` elementwise
+``Identity``     ``space``                                            ``x ↦ x``
+``FanOut``       ``space``, ``n`` (int ≥ 1)                           ``x ↦ (x, …, x)``
+``Sum``          ``space``, ``n`` (int ≥ 1)                           ``(x_1, …, x_n) ↦ Σ x_i``
+``Concat``       ``spaces`` (list of spaces)                          ``(x_1, …) ↦ [x_1, …]``
+``Sequential``   ``children`` (list of descriptions)                  ``children[0]`` first
+``Parallel``     ``children`` (list of descriptions)                  ``(x_i) ↦ (F_i(x_i))``
+===============  ===================================================  ==========================
 
 Parameter names follow the module tree (:mod:`refimpl.tree`): a composite's children are
 ``"0"``, ``"1"``, … in list order, a ``Linear``'s leaves are ``"W"`` then ``"b"``, joined with
