@@ -93,7 +93,7 @@ class TrainingDAE:
     def residual(self, params, a) -> np.ndarray:
         """The algebraic equations: ``∂ℒ/∂λ_l`` and ``∂ℒ/∂x_l`` stacked, shape ``(n_algebraic,)``."""
         states, mults = self.unpack(a)
-        r = kkt_residuals(self.model, params, self.X, self.targets, states, mults, self.loss)
+        r = kkt_residuals(self.model, params, self.targets, states, mults, self.loss)
         return np.concatenate([np.ravel(v) for v in r["d_lambda"] + r["d_x"]])
 
     def solve_algebraic(self, params, guess, *, max_iter: int = 30) -> tuple[np.ndarray, int]:

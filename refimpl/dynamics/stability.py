@@ -54,9 +54,8 @@ from scipy.linalg import cho_factor, cho_solve
 from .. import spaces, tree
 from .._validation import as_float_array
 from ..backprop import solve as backprop_solve
-from ..metric import build_metric, check_mass, min_mass
+from ..metric import Mass, build_metric, check_mass, min_mass
 from ..modules import Module, check_network
-from ..metric.mass import at_path
 from .ntk import _check as _check_ntk
 from .ntk import _gram, _output_blocks, contraction_rate, generalized_ntk, jacobian_norms
 
@@ -253,8 +252,7 @@ def jacobian_inverse_metric_norm(model: Module, params, X, *, mass=1.0,
         raise ValueError(f"unknown scope {scope!r}; expected 'layer' or 'network'")
     y, blocks = _output_blocks(model, params, X)
     n = y.shape[0]
-    grams = [(_gram(b, at_path(mass, p), n), _gram(b, _squared(at_path(mass, p)), n))
-             for p, b in blocks]
+    grams = [(_gram(b, mass.at(p), n), _gram(b, _squared(mass.at(p)), n)) for p, b in blocks]
     if scope == "layer":
         gram = sum(_sandwich(P, Q) for P, Q in grams)
     else:
@@ -364,9 +362,11 @@ def _natural_gradients(model, params, D, D2, mass, scope, metric):
     return u_D, tree.add(u_D, mD.solve(tree.add(g2, mD.grads, -1.0)))
 
 
-def _squared(mass):
-    """``M²`` for a scalar or a tree mass (the Gram of ``B̃M⁻²B̃ᵀ``)."""
-    return tree.tree_map(np.square, mass) if isinstance(mass, dict) else mass * mass
+def _squared(mass: Mass) -> Mass:
+    """``M²`` (for the Gram ``B̃M⁻²B̃ᵀ``) of a module's :class:`~refimpl.metric.Mass`."""
+    if mass.scalar is not None:
+        return Mass(scalar=mass.scalar * mass.scalar)
+    return Mass(values=tree.tree_map(np.square, mass.values))
 
 
 def _sandwich(P, Q) -> np.ndarray:
