@@ -14,11 +14,12 @@ in its own process, which reports:
   ``‖G u − ∇R‖ / ‖∇R‖`` of the update (the step's own diagnostic);
 - the process's peak resident memory (``ru_maxrss``).
 
-``--direct`` adds, at every ``S``, the direct path (``method="woodbury"``: the ``S·r × S·r``
-inner matrix, factorised in float32 and refined) — run where it fits in the memory available,
-else the refusal (:class:`~refimpl.metric.InsufficientMemoryError`) that replaces a raw
-``MemoryError`` — and ``method="auto"``, which takes conjugate gradients where no direct method
-fits and says so. Results go to ``benchmarks/large_batch.json``.
+``--direct`` adds, at every ``S``, ``method="auto"``: the direct path where it fits in the
+memory available (the first layer's ``S·r × S·r`` inner matrix factorised in float32 and
+refined, the last layer's ``n × n`` metric by the primal solve) and conjugate gradients where
+no direct method fits, saying so; and at the largest ``S`` ``method="woodbury"``, whose
+refusal (:class:`~refimpl.metric.InsufficientMemoryError`) replaces a raw ``MemoryError``.
+Results go to ``benchmarks/large_batch.json``.
 """
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ def main() -> int:
         row = run(S, args.mass, "cg")
         print(json.dumps(row), flush=True)
         rows.append(row)
-        for method in (("woodbury", "auto") if args.direct else ()):
+        direct = ["auto"] + (["woodbury"] if S == max(args.samples) else [])
+        for method in (direct if args.direct else []):
             row = run(S, args.mass, method)
             print(json.dumps(row), flush=True)
             rows.append(row)

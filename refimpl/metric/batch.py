@@ -64,7 +64,8 @@ class BatchMetric:
         plans = []
         for g in groups:                  # every system lives at once: their memory adds up
             what = f"module {g[0]!r}" if scope == "layer" else "the network metric"
-            plan = choose([blocks[p] for p in g], [masses[p] for p in g], method, budget, what)
+            plan = choose([blocks[p] for p in g], [masses[p] for p in g], method, budget, what,
+                          precision)
             budget -= plan.bytes
             plans.append(plan)
         self.notes = [p.note for p in plans if p.note]

@@ -27,6 +27,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
+from ..linalg import use_mixed
+
 METHODS = ("auto", "woodbury", "primal", "cg")
 #: the share of the available memory one step's systems may take
 MEMORY_SHARE = 0.8
@@ -80,16 +84,19 @@ def available_memory() -> float:
         return float("inf")
 
 
-def estimate(blocks, masses, method: str) -> Plan:
-    """Flops and bytes of ``method`` for blocks side by side (``masses`` parallel to them)."""
+def estimate(blocks, masses, method: str, precision: str = "auto") -> Plan:
+    """Flops and bytes of ``method`` for blocks side by side (``masses`` parallel to them);
+    a Woodbury inner matrix factorised in float32 (``precision``) takes half the bytes."""
     S, r = blocks[0].S, blocks[0].r
     q, n = S * r, sum(b.n for b in blocks)
     costs = [b.cost(m) for b, m in zip(blocks, masses)]
     if method == "woodbury":
         if len(blocks) == 1 and blocks[0].inner_kronecker(masses[0]) is not None:
             return Plan(method, costs[0].inner_flops + r * S ** 3 / 3, 2.0 * S * S * r * 8)
+        saved = q * q * 4 if use_mixed(q, precision) and all(
+            b.dtype == np.float64 for b in blocks) else 0
         return Plan(method, sum(c.inner_flops for c in costs) + q ** 3 / 3,
-                    max(c.inner_bytes for c in costs) + (len(blocks) > 1) * q * q * 8)
+                    max(c.inner_bytes for c in costs) - saved + (len(blocks) > 1) * q * q * 8)
     if method == "primal":
         if len(blocks) == 1:
             return Plan(method, costs[0].dense_flops + n ** 3 / 3, costs[0].dense_bytes)
@@ -98,15 +105,16 @@ def estimate(blocks, masses, method: str) -> Plan:
                 max(c.matvec_bytes for c in costs) + (6 * q + S * r * r) * 8)
 
 
-def choose(blocks, masses, method: str, budget: float, what: str = "the metric") -> Plan:
+def choose(blocks, masses, method: str, budget: float, what: str = "the metric",
+           precision: str = "auto") -> Plan:
     """The :class:`Plan` for ``method`` (``"auto"`` decides), checked against ``budget``
     bytes; see the module docstring."""
     if method != "auto":
-        plan = estimate(blocks, masses, method)
+        plan = estimate(blocks, masses, method, precision)
         if method != "cg" and plan.bytes > budget:
             raise InsufficientMemoryError(_too_big(plan, budget, what, blocks, masses))
         return plan
-    woodbury, primal = (estimate(blocks, masses, m) for m in ("woodbury", "primal"))
+    woodbury, primal = (estimate(blocks, masses, m, precision) for m in ("woodbury", "primal"))
     first, second = (woodbury, primal) if woodbury.flops <= primal.flops else (primal, woodbury)
     if first.bytes <= budget:
         return first
@@ -126,5 +134,6 @@ def _too_big(plan, budget, what, blocks, masses) -> str:
     S, r = blocks[0].S, blocks[0].r
     return (f"{what}: method={plan.method!r} needs about {plan.bytes / _GB:.2f} GB "
             f"(S·r = {S * r}, n = {sum(b.n for b in blocks)}), more than the "
-            f"{budget / _GB:.2f} GB available; use method='cg' (matrix-free conjugate "
+            f"{budget / _GB:.2f} GB available (what the metric's other systems of this step "
+            f"do not take); use method='cg' (matrix-free conjugate "
             f"gradients, about {cg.bytes / _GB:.2f} GB), method='auto', or a smaller batch")

@@ -77,7 +77,8 @@ class MetricSystem:
         self.inv_mass = [{k: m.inverse(k) for k in b.shapes}
                          for b, m in zip(self.blocks, self.masses)]
         if plan is None:
-            plan = choose(self.blocks, self.masses, method, MEMORY_SHARE * available_memory())
+            plan = choose(self.blocks, self.masses, method, MEMORY_SHARE * available_memory(),
+                          precision=precision)
         self.plan, self.method, self.note = plan, plan.method, plan.note
         scale = 1.0 / self.S
         if self.method == "primal":
