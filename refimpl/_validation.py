@@ -2,6 +2,27 @@
 
 Public functions validate and convert their inputs here; private ones compute and trust them.
 Every error says what was expected, what arrived, and (where useful) how to fix the call.
+
+Input dtypes (one policy for every array and scalar a public function takes):
+
+- float64 is used as is; float16 and float32 are converted to float64 (exactly: every such
+  value is a float64, but it carries only its own precision, so results computed from
+  float32 data are float64 results *of the rounded data*); integers are converted exactly,
+  and an integer array holding values beyond ``2**53`` in magnitude (which float64 cannot
+  represent) is a ``ValueError``;
+- ``bool`` is a ``TypeError``: a boolean array passed as data is nearly always a mask passed
+  by mistake, and silently reading it as 0 and 1 would hide that; convert explicitly
+  (``x.astype(np.float64)``) when 0/1 values are meant;
+- floating dtypes wider than float64 (``numpy.longdouble`` where it is 80- or 128-bit) are a
+  ``TypeError``: refimpl computes in float64, so converting would silently discard the extra
+  precision its caller presumably wanted; convert explicitly to accept the rounding. (A
+  warning would be lost in a test suite's output, and the oracle's answers must not depend on
+  whether someone read it.) Where ``longdouble`` is float64 itself it is accepted;
+- complex numbers, strings, objects and anything else are a ``TypeError``.
+
+Scalars follow the same rules (:func:`as_real_scalar`): Python ``int``/``float``, NumPy
+integer and floating scalars and 0-d arrays (the way ``.npz`` files store scalars) are
+accepted; ``bool`` (Python or NumPy) and extended-precision floats are not.
 """
 from __future__ import annotations
 
@@ -9,14 +30,35 @@ import numbers
 
 import numpy as np
 
+_FLOAT64_MANTISSA = np.finfo(np.float64).nmant
+_EXACT_INT = 2 ** 53
+
+
+def _check_dtype(dtype: np.dtype, name: str) -> None:
+    """``TypeError`` for a dtype the policy above refuses (bool, wider than float64, …)."""
+    if dtype.kind == "b":
+        raise TypeError(f"{name} has dtype bool; refimpl takes real numbers, not masks: if 0 "
+                        f"and 1 are meant, convert explicitly ({name}.astype(np.float64))")
+    if dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got complex dtype {dtype}; pass the real "
+                        "part explicitly")
+    if dtype == object or dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {dtype}")
+    if dtype.kind == "f" and np.finfo(dtype).nmant > _FLOAT64_MANTISSA:
+        raise TypeError(f"{name} has dtype {dtype} (extended precision); refimpl computes in "
+                        "float64 and would round it silently: convert explicitly "
+                        f"({name}.astype(np.float64)) to accept the rounding")
+
 
 def as_float_array(value, name: str, *, ndim: int | None = None, shape=None,
                    finite: bool = True) -> np.ndarray:
-    """Return ``value`` as a C-contiguous float64 array, checking rank, shape and finiteness.
+    """Return ``value`` as a C-contiguous float64 array, checking dtype, rank, shape and
+    finiteness.
 
-    ``shape`` may contain ``None`` for "any size" in that axis. Strings, objects and complex
-    numbers are a ``TypeError``; a wrong rank or shape, or NaN/inf (with ``finite``), a
-    ``ValueError``.
+    ``shape`` may contain ``None`` for "any size" in that axis. The dtype policy is the
+    module docstring's: float16/float32/integers converted, bool, extended precision,
+    complex, strings and objects a ``TypeError``. A wrong rank or shape, integers beyond
+    ``2**53``, or NaN/inf (with ``finite``) are a ``ValueError``.
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}")
@@ -25,11 +67,13 @@ def as_float_array(value, name: str, *, ndim: int | None = None, shape=None,
     except Exception as exc:  # ragged nested lists and the like
         raise TypeError(f"{name} must be an array of real numbers; converting it failed: "
                         f"{exc}") from None
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}; pass the real "
-                        "part explicitly")
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    _check_dtype(arr.dtype, name)
+    if arr.dtype.kind in "iu" and arr.dtype.itemsize >= 8 and arr.size:
+        big = max(-int(arr.min()), int(arr.max()))
+        if big > _EXACT_INT:
+            raise ValueError(f"{name} holds integers up to {big}, beyond 2**53, which float64 "
+                             "cannot represent exactly; convert explicitly if the rounding "
+                             "is acceptable")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
@@ -39,6 +83,39 @@ def as_float_array(value, name: str, *, ndim: int | None = None, shape=None,
             want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     return check_finite(arr, name) if finite else arr
+
+
+def is_real_scalar(value) -> bool:
+    """Whether ``value`` is scalar-like (a number, a NumPy scalar or a 0-d array), so that
+    :func:`as_real_scalar` is the check that applies (it may still refuse its dtype)."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0
+    return isinstance(value, (numbers.Number, np.generic))
+
+
+def as_real_scalar(value, name: str) -> float:
+    """A real scalar as a Python float: ``int``, ``float``, a NumPy integer or floating scalar,
+    or a 0-d array of one; ``TypeError`` for ``bool``, extended precision, complex and
+    anything else (the module docstring's dtype policy)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got the bool {value!r}")
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.ndim != 0:
+            raise TypeError(f"{name} must be a real number (a scalar or a 0-d array), got an "
+                            f"array of shape {value.shape}")
+        _check_dtype(value.dtype, name)
+        if value.dtype.kind in "iu" and abs(int(value)) > _EXACT_INT:
+            raise ValueError(f"{name} is {int(value)}, beyond 2**53, which float64 cannot "
+                             "represent exactly")
+        return float(value)
+    if isinstance(value, numbers.Integral):
+        if abs(int(value)) > _EXACT_INT:
+            raise ValueError(f"{name} is {int(value)}, beyond 2**53, which float64 cannot "
+                             "represent exactly")
+        return float(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
 
 
 def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
@@ -73,10 +150,10 @@ def check_spd(matrix, name: str, *, dim: int | None = None, rtol: float = 1e-10)
 
 
 def as_positive_float(value, name: str) -> float:
-    """A finite, strictly positive real scalar."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    """A finite, strictly positive real scalar (:func:`as_real_scalar`'s types)."""
+    if not is_real_scalar(value) or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a positive real number, got {value!r}")
-    value = float(value)
+    value = as_real_scalar(value, name)
     if not np.isfinite(value) or value <= 0.0:
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return value

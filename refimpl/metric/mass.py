@@ -14,12 +14,10 @@ numbers or 0-d arrays (the way the golden files store them).
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import tree
-from .._validation import as_float_array
+from .._validation import as_float_array, as_real_scalar, is_real_scalar
 
 #: relative tolerance of the rank-one test of a matrix mass leaf (values within rounding of
 #: an outer product use the Kronecker formula; the formulas agree to rounding)
@@ -150,16 +148,10 @@ def min_mass(mass) -> float:
 
 # -- private ----------------------------------------------------------------------------------
 def _as_scalar(mass):
-    """``float(mass)`` for a real number, a NumPy scalar or a 0-d array; else ``None``."""
-    if isinstance(mass, (bool, np.bool_)):
-        raise TypeError(f"mass must be a positive number, got the bool {mass!r}")
-    if isinstance(mass, numbers.Real):
-        return float(mass)
-    if isinstance(mass, np.ndarray) and mass.ndim == 0:
-        if mass.dtype.kind not in "iuf":
-            raise TypeError(f"mass must be a positive number, got a 0-d array of {mass.dtype}")
-        return float(mass)
-    return None
+    """``float(mass)`` for a real number, a NumPy scalar or a 0-d array; else ``None``. The
+    dtype policy of :mod:`refimpl._validation` applies (bool and extended precision are a
+    ``TypeError``)."""
+    return as_real_scalar(mass, "mass") if is_real_scalar(mass) else None
 
 
 def _shapes(like) -> dict:

@@ -11,13 +11,16 @@ Conventions (shared by every function here; also in README.md and ``data/golden`
 - multipliers are per sample: ``λ_{l,s} = ∂ℓ_s/∂z_{l,s}`` (not divided by ``S``);
 - flat parameter order (dense metrics): ``W_l`` flattened in C order, then ``b_l``, layer by
   layer;
-- everything is float64; bad input raises ``ValueError`` (or ``TypeError`` for wrong types).
+- everything is float64: float32, float16 and integer inputs are converted (exactly), ``bool``
+  and extended-precision (``longdouble``) arrays are a ``TypeError`` (convert explicitly);
+  scalars (``mass``, ``lr``) may be numbers, NumPy scalars or 0-d arrays, as the golden
+  files store them; bad input raises ``ValueError`` (or ``TypeError`` for wrong types).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_float_array, check_choice
+from .._validation import as_float_array, as_positive_float, check_choice, is_real_scalar
 from ..backprop import solve
 from ..losses import get_loss
 from ..modules import ACTIVATIONS, mlp
@@ -109,7 +112,10 @@ def mlp_gradients(params, X, targets, *, activation="tanh", loss="mse") -> dict:
 
 
 def _mass_tree(mass, params, tree_):
-    """A float, or a list of ``(MW, Mb)`` shaped like ``params`` → mass for build_metric."""
+    """A positive scalar (a number, a NumPy scalar or a 0-d array, as the golden files store
+    it), or a list of ``(MW, Mb)`` shaped like ``params`` → mass for build_metric."""
+    if is_real_scalar(mass):
+        return as_positive_float(mass, "mass")
     if isinstance(mass, (list, tuple)):
         if len(mass) != len(params):
             raise ValueError(f"mass must have one (MW, Mb) pair per layer ({len(params)}), "
@@ -122,7 +128,10 @@ def _mass_tree(mass, params, tree_):
             out[str(2 * l)] = {"W": as_float_array(pair[0], f"mass[{l}] MW", shape=W.shape),
                                "b": as_float_array(pair[1], f"mass[{l}] Mb", shape=b.shape)}
         return out
-    return mass
+    raise TypeError("mass must be a positive number (or a NumPy scalar or 0-d array) or a list "
+                    "of (MW, Mb) arrays shaped like params, got "
+                    + (f"an array of shape {mass.shape}" if isinstance(mass, np.ndarray)
+                       else type(mass).__name__))
 
 
 def _metric_args(output_metric):
@@ -138,14 +147,14 @@ def mlp_riemannian_step(params, X, targets, *, activation="tanh", loss="mse",
     ``G_l = M_l + (1/S) Σ_s J_{l,s}ᵀ g_out(y_s) J_{l,s}`` per layer (``scope="layer"``, the
     paper's block-diagonal metric) or one metric over all parameters (``scope="network"``,
     damped Gauss–Newton). ``output_metric`` is ``"identity"`` or ``"gauss-newton"`` (the loss
-    Hessian; for ``mse`` the two coincide); ``mass`` is ``μ > 0`` or a list of ``(MW, Mb)``
-    arrays of positive values shaped like the parameters.
+    Hessian; for ``mse`` the two coincide); ``mass`` is ``μ > 0`` (a number, a NumPy scalar or
+    a 0-d array) or a list of ``(MW, Mb)`` arrays of positive values shaped like the
+    parameters.
 
     Returns
     -------
     list of (dW, db)
     """
-    from .._validation import as_positive_float
     from ..metric import build_metric
 
     model, tree_, X, targets, loss_obj = prepare(params, X, targets, activation, loss)

@@ -92,3 +92,31 @@ def test_bad_input_is_a_clear_value_error(case):
     with pytest.raises(ValueError) as info:
         mlp_gradients(kw.pop("params"), kw.pop("X"), kw.pop("targets"), **kw)
     assert words in str(info.value), (name, str(info.value))
+
+
+def test_scalars_and_dtypes_as_backends_pass_them(rng):
+    """``mass``/``lr`` as 0-d arrays (the golden files' form) or NumPy scalars give the same
+    update as floats; float32 and integer data are converted; bool data is refused."""
+    from refimpl.oracle import mlp_metric_dense, mlp_riemannian_step
+    from refimpl.oracle.testing import load_cases
+
+    case = next(c for c in load_cases(select={"kind": "mlp", "mass_kind": "scalar"}))
+    assert case.arrays["mass"].shape == () and case.arrays["lr"].shape == ()
+    args = (case.mlp_params, case.X, case.targets)
+    kw = dict(activation=case.activation, loss=case.loss, output_metric="identity")
+    want = mlp_riemannian_step(*args, mass=case.mass, lr=case.lr, **kw)
+    for mass, lr in ((case.arrays["mass"], case.arrays["lr"]),
+                     (np.float64(case.mass), np.float32(case.lr))):
+        got = mlp_riemannian_step(*args, mass=mass, lr=lr, **kw)
+        assert all(np.array_equal(g, w) for gp, wp in zip(got, want) for g, w in zip(gp, wp))
+    G = mlp_metric_dense(*args, layer=0, mass=case.arrays["mass"], **kw)
+    np.testing.assert_array_equal(G, mlp_metric_dense(*args, layer=0, mass=case.mass, **kw))
+    params, X, t = make(rng, [3, 4, 2], "mse")
+    X32 = X.astype(np.float32)
+    np.testing.assert_array_equal(mlp_gradients(params, X32, t)["loss"],
+                                  mlp_gradients(params, X32.astype(np.float64), t)["loss"])
+    with pytest.raises(TypeError, match="X has dtype bool"):
+        mlp_gradients(params, X > 0, t)
+    with pytest.raises(TypeError, match="mass must be a positive number .* got an array of "
+                                        r"shape \(1,\)"):
+        mlp_riemannian_step(params, X, t, mass=np.array([1.0]))
