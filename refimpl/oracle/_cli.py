@@ -13,48 +13,68 @@ def register(subparsers) -> None:
     export = sub.add_parser(
         "export", help="write the golden set (manifest, README, one .npz per case)",
         description="Write the default golden set to DIR atomically (built beside it, then "
-                    "renamed into place). An existing golden set there is replaced.")
+                    "renamed into place). An existing golden set there is replaced. Without "
+                    "--out it rewrites the set shipped with refimpl and the digests that pin "
+                    "it in the package (refimpl/oracle/golden_pin.py).")
     export.add_argument("--out", default=None, metavar="DIR",
-                        help="output directory (default: data/golden of the checkout)")
+                        help="output directory (default: the set shipped with refimpl)")
     export.add_argument("--only", default=None, metavar="SUBSTRING",
-                        help="only the cases whose name contains SUBSTRING")
+                        help="only the cases whose name contains SUBSTRING (needs --out; "
+                             "default: all cases)")
     export.set_defaults(func=_export)
 
     verify = sub.add_parser(
-        "verify", help="check a golden set's hashes (and optionally regenerate and compare)",
-        description="Check every file's size and SHA-256 against manifest.json; with "
+        "verify", help="check a golden set (hashes, manifest, tolerances; optionally "
+                       "regenerate)",
+        description="Check every file's size and SHA-256 against manifest.json, manifest.json "
+                    "against SHA256SUMS, every case's parameters and tolerances against "
+                    "refimpl's case definitions and rules, and, for the set shipped with "
+                    "refimpl, every digest against the ones pinned in the package; with "
                     "--regenerate also recompute every case and compare values.")
     verify.add_argument("directory", nargs="?", default=None,
-                        help="the golden set (default: data/golden of the checkout)")
+                        help="the golden set (default: the set shipped with refimpl, or "
+                             "$REFIMPL_GOLDEN)")
+    verify.add_argument("--pinned", action="store_true",
+                        help="also require DIR to be the set shipped with refimpl (default: "
+                             "only when DIR is the shipped set's own folder)")
     verify.add_argument("--regenerate", action="store_true",
                         help="recompute every case with this refimpl and compare values")
     verify.set_defaults(func=_verify)
 
 
 def _export(args) -> int:
-    from .golden import default_directory, export
+    from .._outputs import check_output_dir
+    from .golden import export, shipped_directory
     from .golden_cases import default_cases
 
-    out = Path(args.out) if args.out else default_directory()
+    if args.only and not args.out:
+        raise ValueError("--only writes a partial set, and the shipped set holds every case: "
+                         "give it an --out DIR")
+    out = Path(args.out) if args.out else shipped_directory()
+    check_output_dir(out, "--out")
     cases = default_cases()
     if args.only:
         cases = [c for c in cases if args.only in c["name"]]
         if not cases:
             raise ValueError(f"no case name contains {args.only!r}")
-    manifest = export(out, cases=cases)
+    manifest = export(out, cases=None if not args.only else cases)
     size = sum(f["bytes"] for f in manifest["files"].values())
     print(f"wrote {len(manifest['cases'])} cases ({size / 1e6:.2f} MB) to {out}")
     return 0
 
 
 def _verify(args) -> int:
-    from .golden import default_directory, verify
+    from .golden import is_shipped, default_directory, verify
     from .drift import compare_with_regenerated
 
     directory = Path(args.directory) if args.directory else default_directory()
-    manifest = verify(directory)
-    print(f"{directory}: {len(manifest['files'])} files match manifest.json "
-          f"(schema {manifest['schema_version']}, refimpl {manifest['package_version']})")
+    pinned = True if args.pinned else None
+    manifest = verify(directory, pinned=pinned)
+    shipped = args.pinned or is_shipped(directory)
+    print(f"{directory}: {len(manifest['files'])} files match manifest.json and SHA256SUMS; "
+          f"{len(manifest['cases'])} cases and their tolerances are refimpl's"
+          + ("; the set is the one shipped with refimpl" if shipped else "")
+          + f" (schema {manifest['schema_version']}, refimpl {manifest['package_version']})")
     if args.regenerate:
         report = compare_with_regenerated(directory)
         print(report)

@@ -35,6 +35,13 @@ two paths disagree beyond its tolerance is an error, not a golden vector. Tolera
 2-norm condition number of the ``G`` being solved, ``ε`` = 2.2e-16); ``atol = rtol ·
 max|want|`` over the array.
 
+Integrity: :func:`verify` (and so every loader, :func:`load_case` and
+:func:`refimpl.oracle.testing.load_cases`) checks each file's size and SHA-256 against the
+manifest, and the manifest itself against ``SHA256SUMS``, against refimpl's case definitions
+and tolerance rules (an edited ``lr`` or tolerance is an error naming the case, the field and
+both values) and, for the set shipped with refimpl, against the digests pinned in the package
+(``golden_pin.py``); see :mod:`refimpl.oracle.golden_integrity`.
+
 Generation is deterministic: seeds come from the case names, and files are written
 byte-reproducibly (``_npz.py``; JSON in a fixed key order, without timestamps). Across
 machines, and after numerically neutral changes to refimpl, results may differ in the last
@@ -46,11 +53,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from .. import __version__
+from .._outputs import check_output_dir, replace_dir, staging_dir
 from . import _npz
+from . import golden_integrity as integrity
 from .golden_case import build_case
 from .golden_cases import default_cases
 
@@ -116,28 +124,35 @@ def _json_value(obj, depth: int) -> str:
     return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
 
 
-def export(out, *, cases=None, overwrite: bool = True) -> dict:
+def export(out, *, cases=None, overwrite: bool = True, pin: bool | None = None) -> dict:
     """Write a golden set to the directory ``out`` (atomically) and return its manifest.
 
     The set is built in a temporary directory beside ``out`` and renamed into place, so a
     reader never sees a half-written set. An existing ``out`` is replaced only if it holds a
     golden set (a ``manifest.json``) and ``overwrite`` is true, or is empty.
+
+    ``pin`` (default: whether ``out`` is :func:`shipped_directory`) also rewrites
+    ``golden_pin.py``, the digests by which :func:`verify` recognises the shipped set; the
+    shipped set is always the complete default set.
     """
     from ._golden_readme import render_readme
 
-    out = Path(out)
+    out = check_output_dir(out, "--out")
     if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"{out} exists and is not a directory; choose another --out")
         if any(out.iterdir()) and not (out / "manifest.json").exists():
             raise ValueError(f"{out} is a non-empty directory without a manifest.json; "
                              "refusing to replace it (choose an empty or new --out)")
         if (out / "manifest.json").exists() and not overwrite:
-            raise ValueError(f"{out} already holds a golden set; pass overwrite=True "
-                             "(--force) to replace it")
+            raise ValueError(f"{out} already holds a golden set; pass overwrite=True to "
+                             "replace it")
+    if pin is None:
+        pin = is_shipped(out)
+    if pin and cases is not None and [c["name"] for c in cases] != \
+            [c["name"] for c in default_cases()]:
+        raise ValueError("the shipped golden set holds every default case; write a subset "
+                         "(--only) to another --out")
     specs = default_cases() if cases is None else list(cases)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = staging_dir(out)
     try:
         (tmp / "cases").mkdir()
         entries = {}
@@ -159,51 +174,68 @@ def export(out, *, cases=None, overwrite: bool = True) -> dict:
         manifest["files"] = {f: {"sha256": sha256_file(tmp / f),
                                  "bytes": (tmp / f).stat().st_size} for f in files}
         (tmp / "manifest.json").write_text(_dump_json(manifest), encoding="utf-8")
+        digest = sha256_file(tmp / "manifest.json")
         sums = [(manifest["files"][f]["sha256"], f) for f in files]
-        sums.append((sha256_file(tmp / "manifest.json"), "manifest.json"))
-        (tmp / "SHA256SUMS").write_text("".join(f"{h}  {f}\n" for h, f in sorted(
+        sums.append((digest, "manifest.json"))
+        (tmp / integrity.SUMS).write_text("".join(f"{h}  {f}\n" for h, f in sorted(
             sums, key=lambda x: x[1])), encoding="utf-8")
         for p in [tmp, tmp / "cases", *tmp.rglob("*")]:
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if pin:
+        _write_pin(integrity.render_pin(manifest, digest))
     return manifest
 
 
-def _replace_dir(new: Path, out: Path) -> None:
-    if not out.exists():
-        os.rename(new, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.rmdir(old)
-    os.rename(out, old)
-    try:
-        os.rename(new, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+PIN_FILE = Path(__file__).with_name("golden_pin.py")
 
 
-def default_directory() -> Path:
-    """The committed set: ``$REFIMPL_GOLDEN`` if set, else ``data/golden`` of the checkout."""
-    env = os.environ.get("REFIMPL_GOLDEN")
-    if env:
-        return Path(env)
+def _write_pin(text: str) -> None:
+    tmp = PIN_FILE.with_name(f".{PIN_FILE.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, PIN_FILE)
+
+
+def shipped_directory() -> Path:
+    """The golden set shipped with refimpl (``data/golden`` of the checkout)."""
     return Path(__file__).resolve().parents[2] / "data" / "golden"
 
 
+def default_directory() -> Path:
+    """The set the loaders read by default: ``$REFIMPL_GOLDEN`` if set, else
+    :func:`shipped_directory`."""
+    env = os.environ.get("REFIMPL_GOLDEN")
+    if env:
+        return Path(env)
+    return shipped_directory()
+
+
+def is_shipped(directory: Path) -> bool:
+    try:
+        return Path(directory).resolve() == shipped_directory().resolve()
+    except OSError:
+        return False
+
+
 def read_manifest(directory=None) -> dict:
-    """The manifest of a golden set, validated for format and schema version."""
+    """The manifest of a golden set, validated for format and schema version (the manifest
+    alone: :func:`verify` checks it against the files, SHA256SUMS and refimpl's code)."""
+    return _read_manifest(directory)[0]
+
+
+def _read_manifest(directory=None) -> tuple[dict, str]:
+    """``(manifest, SHA-256 of manifest.json)``."""
     directory = Path(directory) if directory is not None else default_directory()
     path = directory / "manifest.json"
     if not path.exists():
         raise ValueError(f"{path} not found: {directory} is not a golden set (create one with "
                          "`refimpl oracle export --out DIR`)")
+    data = path.read_bytes()
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "refimpl-golden":
@@ -215,7 +247,7 @@ def read_manifest(directory=None) -> dict:
     for key in ("cases", "files"):
         if not isinstance(manifest.get(key), dict):
             raise ValueError(f"{path}: missing or malformed {key!r}")
-    return manifest
+    return manifest, hashlib.sha256(data).hexdigest()
 
 
 def verify_file(directory, rel: str, manifest: dict) -> Path:
@@ -238,31 +270,75 @@ def verify_file(directory, rel: str, manifest: dict) -> Path:
     return path
 
 
-def verify(directory=None) -> dict:
-    """Check every file the manifest lists (size and SHA-256); return the manifest."""
+def verify(directory=None, *, pinned: bool | None = None) -> dict:
+    """Check a golden set completely; return its manifest.
+
+    In order (the first problem found is a ``ValueError`` that names it and says what to do):
+    every file's size and SHA-256 against the manifest; for the shipped set (``pinned``,
+    default: whether ``directory`` is :func:`shipped_directory`) the manifest's file digests
+    against those pinned in the package; the manifest against refimpl's case definitions and
+    tolerance rules, recomputed from the verified arrays (naming the case, the field and both
+    values); ``SHA256SUMS`` against the manifest; and the manifest's own pinned digest. See
+    :mod:`refimpl.oracle.golden_integrity`.
+    """
+    return _verified(directory, pinned)[0]
+
+
+def _verified(directory, pinned) -> tuple[dict, dict]:
+    """``(manifest, {case name: arrays})`` of a set that passed :func:`verify`."""
     directory = Path(directory) if directory is not None else default_directory()
-    manifest = read_manifest(directory)
+    manifest, digest = _read_manifest(directory)
     for rel in manifest["files"]:
         verify_file(directory, rel, manifest)
     for name, entry in manifest["cases"].items():
-        if entry.get("file") not in manifest["files"]:
+        if not isinstance(entry, dict) or entry.get("file") not in manifest["files"]:
             raise ValueError(f"{directory / 'manifest.json'}: case {name!r} names file "
-                             f"{entry.get('file')!r}, which has no hash in \"files\"")
-    return manifest
+                             f"{entry.get('file') if isinstance(entry, dict) else None!r}, "
+                             "which has no hash in \"files\"")
+    pin = _pin() if (is_shipped(directory) if pinned is None else pinned) else None
+    if pin is not None:
+        integrity.check_pin_files(directory, manifest, pin)
+    arrays = {name: _read_case(directory, name, entry)
+              for name, entry in manifest["cases"].items()}
+    integrity.check_manifest(directory, manifest, arrays)
+    integrity.check_sha256sums(directory, manifest, digest)
+    if pin is not None:
+        integrity.check_pin_manifest(directory, manifest, digest, pin)
+    return manifest, arrays
+
+
+def _pin():
+    from . import golden_pin
+    return golden_pin
 
 
 def load_case(directory, name: str, manifest: dict | None = None) -> dict:
-    """The arrays of one case, after checking its hash; ``ValueError`` naming the file when it
-    is missing, modified, truncated, or lacks an array the manifest lists."""
+    """The arrays of one case. Without ``manifest`` the whole set is verified first
+    (:func:`verify`); with one (as :func:`verify` returned it) only this case's file is
+    checked. ``ValueError`` naming the file when it is missing, modified, truncated, or lacks
+    an array the manifest lists."""
     directory = Path(directory) if directory is not None else default_directory()
-    manifest = read_manifest(directory) if manifest is None else manifest
+    if manifest is None:
+        manifest, arrays = _verified(directory, None)
+        if name in arrays:
+            return arrays[name]
     if name not in manifest["cases"]:
         raise ValueError(f"no case {name!r} in {directory}; it has "
                          f"{len(manifest['cases'])} cases, e.g. {next(iter(manifest['cases']))!r}")
     entry = manifest["cases"][name]
-    path = verify_file(directory, entry["file"], manifest)
+    verify_file(directory, entry["file"], manifest)
+    return _read_case(directory, name, entry)
+
+
+def _read_case(directory: Path, name: str, entry: dict) -> dict:
+    """The arrays of a case file whose hash was checked, against the manifest's array list."""
+    path = directory / entry["file"]
     arrays = _npz.read_npz(path)
-    listed = [r for r in entry["inputs"]] + [r for q in entry["quantities"].values() for r in q]
+    try:
+        listed = list(entry["inputs"]) + [r for q in entry["quantities"].values() for r in q]
+    except (KeyError, AttributeError, TypeError):
+        raise ValueError(f"{directory / 'manifest.json'}: case {name!r} lacks its \"inputs\" "
+                         "or \"quantities\" lists") from None
     for row in listed:
         arr = arrays.get(row["name"])
         if arr is None:

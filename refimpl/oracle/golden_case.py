@@ -160,8 +160,8 @@ def compute(spec: dict, arrays: dict) -> tuple[dict, dict]:
         for n in names:
             out[f"update_{scope}/{n}"] = upd[n]
     # conditioning and the two paths' agreement
-    cond = {m: _cond(out[_name("metric", m)]) for m in paths}
-    cond_net = _cond(G)
+    conditions = conditioning(module, out)
+    cond, cond_net = conditions["cond"], conditions["cond_network"]
     grad_flat = np.concatenate([out[f"grads/{n}"].ravel() for n in names])
     dense = {"solve": {}, "update_layer": {}, "update_network": {},
              "metric_factor": {}, "metric_network_factor": {}}
@@ -268,8 +268,34 @@ def build_case(spec: dict) -> tuple[dict, dict]:
     module = from_dict(spec["architecture"])
     tol = tolerances(spec, out, info, module)
     self_check(spec, out, info, tol)
+    arrays = {**inputs, **out}
+    return arrays, manifest_entry(spec, arrays)
+
+
+def conditioning(module, arrays: dict, scale: float = 1.0) -> dict:
+    """``{"cond": {module path: κ(G_m)}, "cond_network": κ(G)}`` from a case's stored metric
+    arrays (``scale`` multiplies every κ; :mod:`.golden_integrity` uses it to allow for the
+    last bits of an eigenvalue solver at a rounding boundary)."""
+    return {"cond": {m: scale * _cond(arrays[_name("metric", m)]) for m in module_paths(module)},
+            "cond_network": scale * _cond(arrays["metric_network"])}
+
+
+def manifest_entry(spec: dict, arrays: dict, *, cond_scale: float = 1.0) -> dict:
+    """The manifest entry of a case: a function of its spec and its arrays alone.
+
+    The parameters come from ``spec``; the lists of parameters, modules and arrays, the
+    condition numbers and every array's ``rtol`` and ``atol`` are derived from ``arrays``
+    (inputs and quantities, as stored in the case's file) by the rules of this module. So
+    :func:`refimpl.oracle.golden.verify` can recompute the entry from the verified file
+    and the case definitions in the code and compare it with the manifest.
+    """
+    module = from_dict(spec["architecture"])
+    info = conditioning(module, arrays, cond_scale)
+    tol = tolerances(spec, arrays, info, module)
+    outputs = {r["name"] for rows in tol.values() for r in rows}
     paths = module_paths(module)
-    entry = {
+    sizes = _module_sizes(module)
+    return {
         "file": f"cases/{spec['name']}.npz",
         "kind": spec["kind"],
         **({"widths": spec["widths"], "activation": spec["activation"]}
@@ -285,14 +311,13 @@ def build_case(spec: dict) -> tuple[dict, dict]:
         "weight_scale": spec["weight_scale"],
         "seed": seed_of(spec["name"]),
         "parameters": [{"name": n, "shape": list(s)} for n, s in parameter_names(module)],
-        "modules": [{"path": m, "size": _module_sizes(module)[m],
+        "modules": [{"path": m, "size": sizes[m],
                      "condition_number": float(f"{info['cond'][m]:.2g}")} for m in paths],
         "condition_number_network": float(f"{info['cond_network']:.2g}"),
         "inputs": [{"name": n, "shape": list(a.shape), "dtype": str(a.dtype)}
-                   for n, a in inputs.items()],
+                   for n, a in arrays.items() if n not in outputs],
         "quantities": tol,
     }
-    return {**inputs, **out}, entry
 
 
 def spec_from_entry(name: str, entry: dict) -> dict:

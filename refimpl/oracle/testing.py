@@ -11,12 +11,14 @@ Write a function that computes one quantity for a :class:`Case` and hand it to a
     check_gradients(my_gradients, select={"kind": "mlp"})
     check_riemannian_step(my_step, scope="layer", select={"kind": "mlp"})
 
-Each check loads the cases (verifying every file's SHA-256), calls the function once per
-case, and compares every returned array with the reference under the manifest's per-array
-rule ``|got − want| ≤ atol + rtol·|want|``. On failure it raises ``AssertionError`` with a
-report naming, per failing case, the case's parameters and the worst entry (array, index,
-got, want, absolute and relative error). On success it returns the :class:`Report`, whose
-``max_rel_error`` is the worst normwise relative error over all cases.
+Each check loads the cases (verifying the whole set first, as ``refimpl oracle verify`` does:
+every file's SHA-256, the manifest against SHA256SUMS, refimpl's case definitions and
+tolerance rules, and for the shipped set the digests pinned in the package), calls the
+function once per case, and compares every returned array with the reference under the
+manifest's per-array rule ``|got − want| ≤ atol + rtol·|want|``. On failure it raises
+``AssertionError`` with a report naming, per failing case, the case's parameters and the worst
+entry (array, index, got, want, absolute and relative error). On success it returns the
+:class:`Report`, whose ``max_rel_error`` is the worst normwise relative error over all cases.
 
 What the function returns, per quantity (arrays may be NumPy, PyTorch or JAX, any float
 dtype — but float32 will not meet the tolerances):
@@ -49,7 +51,7 @@ import numpy as np
 
 from ._compare import Worst, compare_array
 from .architecture import from_dict
-from .golden import QUANTITIES, default_directory, load_case, read_manifest
+from .golden import QUANTITIES, _verified, default_directory
 
 PER_PARAMETER = ("gradients", "update_layer", "update_network")
 PER_MODULE = ("multipliers", "metric", "solve")
@@ -190,16 +192,19 @@ def _selector(select):
     return match
 
 
-def load_cases(directory=None, *, select=None) -> list[Case]:
-    """The golden cases of ``directory`` (default: the committed set), each file's SHA-256
-    verified against the manifest. ``ValueError`` naming the file if one is modified,
-    truncated or missing, or if ``select`` matches no case."""
+def load_cases(directory=None, *, select=None, pinned: bool | None = None) -> list[Case]:
+    """The golden cases of ``directory`` (default: the shipped set, or ``$REFIMPL_GOLDEN``),
+    after :func:`refimpl.oracle.golden.verify` has checked the whole set: every file's
+    SHA-256, the manifest against SHA256SUMS and against refimpl's case definitions and
+    tolerance rules, and, for the shipped set (``pinned``), the digests pinned in the package.
+    ``ValueError`` naming the file or field if anything was modified, truncated or missing,
+    or if ``select`` matches no case."""
     directory = Path(directory) if directory is not None else default_directory()
-    manifest = read_manifest(directory)
+    manifest, arrays = _verified(directory, pinned)
     pick = _selector(select)
     cases = []
     for name, entry in manifest["cases"].items():
-        case = Case(name, entry, load_case(directory, name, manifest), directory)
+        case = Case(name, entry, arrays[name], directory)
         if pick(case):
             cases.append(case)
     if not cases:
