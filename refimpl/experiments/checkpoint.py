@@ -7,7 +7,13 @@ A checkpoint in directory ``D`` is three files:
 - ``D/slots-<step>-<token>.npz``: the optimizer's slots likewise (``"m/0/W"`` for Adam's
   first moment; empty for SGD and the Riemannian optimizers);
 - ``D/checkpoint.json``: the metadata (the caller's dict: configuration, epoch, step, RNG
-  state, ...) plus the names, sizes and SHA-256 of the two ``.npz`` files.
+  state, ...) plus the names, sizes and SHA-256 of the two ``.npz`` files, and ``digests``:
+  the SHA-256 (first 16 hex digits) of every other field, nested fields by their dotted path
+  (``config.lr``, ``shuffle_rng.state.state``).
+
+The JSON is covered like the arrays: :func:`load_checkpoint` recomputes every field's digest
+and refuses a checkpoint whose configuration or state was edited (naming the field and its
+new value), so a resumed run is always the run that was saved.
 
 Both ``.npz`` files load with ``numpy.load(..., allow_pickle=False)``.
 
@@ -33,7 +39,7 @@ import numpy as np
 from .. import tree
 
 METADATA = "checkpoint.json"
-FORMAT = "refimpl-checkpoint/1"
+FORMAT = "refimpl-checkpoint/2"
 _PREFIXES = ("params-", "slots-")
 
 
@@ -83,6 +89,7 @@ def save_checkpoint(directory, params: dict, slots: dict, meta: dict) -> Path:
             files[prefix.rstrip("-")] = {"file": name, "bytes": (directory / name).stat().st_size,
                                          "sha256": _sha256(directory / name)}
         record = {"format": FORMAT, "files": files, **meta}
+        record["digests"] = _digests(record)
         text = json.dumps(record, indent=1, allow_nan=False) + "\n"
         _write_atomic(directory / METADATA, lambda f: f.write(text.encode()))
     except BaseException:
@@ -100,8 +107,9 @@ def load_checkpoint(directory) -> Checkpoint:
     Raises
     ------
     ValueError
-        No checkpoint, an unknown format, or a ``.npz`` file that is missing or whose size
-        or SHA-256 differs from the metadata's record.
+        No checkpoint, an unknown format, a field of the metadata edited since it was saved
+        (its digest differs), or a ``.npz`` file that is missing or whose size or SHA-256
+        differs from the metadata's record.
     """
     directory = Path(directory)
     path = directory / METADATA
@@ -115,7 +123,9 @@ def load_checkpoint(directory) -> Checkpoint:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path}: unknown checkpoint format "
                          f"{meta.get('format') if isinstance(meta, dict) else meta!r}; "
-                         f"expected {FORMAT!r}")
+                         f"expected {FORMAT!r} (a checkpoint of another refimpl version "
+                         "cannot be resumed: start afresh with --overwrite)")
+    _check_digests(path, meta)
     arrays = []
     for key in ("params", "slots"):
         entry = meta["files"][key]
@@ -185,6 +195,42 @@ def _remove_stale(directory: Path, keep: set) -> None:
     for path in directory.iterdir():
         if path.name.startswith(_PREFIXES) and path.suffix == ".npz" and path.name not in keep:
             path.unlink(missing_ok=True)
+
+
+def _leaves(value, prefix: str = ""):
+    """``(dotted path, value)`` of every non-dict leaf of a JSON object."""
+    for key, sub in value.items():
+        path = f"{prefix}{key}"
+        if isinstance(sub, dict) and sub:
+            yield from _leaves(sub, path + ".")
+        else:
+            yield path, sub
+
+
+def _digests(record: dict) -> dict:
+    return {path: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+            for path, value in _leaves({k: v for k, v in record.items() if k != "digests"})}
+
+
+def _check_digests(path: Path, record: dict) -> None:
+    """``ValueError`` naming every field of ``record`` changed, added or removed since the
+    save (the ``digests`` it was written with)."""
+    saved = record.get("digests")
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} has no field digests; it was edited or is damaged: start "
+                         "afresh with --overwrite, or choose another --out")
+    now = _digests(record)
+    values = dict(_leaves({k: v for k, v in record.items() if k != "digests"}))
+    changed = [f"{p} (now {json.dumps(values[p])[:40]})" for p in now
+               if p in saved and saved[p] != now[p]]
+    changed += [f"{p} (added)" for p in now if p not in saved]
+    changed += [f"{p} (removed)" for p in saved if p not in now]
+    if changed:
+        raise ValueError(f"{path} was edited after it was saved: {', '.join(changed[:6])}"
+                         f"{' …' if len(changed) > 6 else ''}; a checkpoint's configuration "
+                         "and state are fixed by their digests, so this run cannot be resumed "
+                         "with them. To train with other settings start a new run (--overwrite, "
+                         "or another --out); to continue the saved run, restore the file")
 
 
 def _sha256(path: Path) -> str:

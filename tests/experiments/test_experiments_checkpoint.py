@@ -80,3 +80,42 @@ def test_a_checkpoint_of_another_model_is_rejected():
         ckpt.fill_tree(PARAMS, {"0/W": np.zeros((3, 3)), "0/b": np.zeros(2)}, "parameters")
     with pytest.raises(ValueError, match="need"):
         ckpt.fill_tree(PARAMS, {"0/W": np.zeros((2, 3))}, "parameters")
+
+
+def _edit(tmp_path, change):
+    path = tmp_path / ckpt.METADATA
+    meta = json.loads(path.read_text())
+    change(meta)
+    path.write_text(json.dumps(meta, indent=1))
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda m: m["config"].__setitem__("lr", 0.5), r"config.lr \(now 0.5\)"),
+    (lambda m: m.__setitem__("step", 7), r"step \(now 7\)"),
+    (lambda m: m["rng"]["state"].__setitem__("inc", 1), r"rng.state.inc \(now 1\)"),
+    (lambda m: m.__setitem__("extra", 1), r"extra \(added\)"),
+    (lambda m: m["config"].pop("mass"), r"config.mass \(removed\)"),
+    (lambda m: m.pop("digests"), "has no field digests"),
+])
+def test_an_edited_configuration_or_state_is_refused(tmp_path, change, named):
+    meta = {"step": 3, "config": {"lr": 1.0, "mass": 0.01, "widths": [4]},
+            "rng": {"state": {"state": 2 ** 100, "inc": 3}}}
+    save_checkpoint(tmp_path, PARAMS, SLOTS, meta)
+    assert load_checkpoint(tmp_path).meta["config"] == meta["config"]
+    _edit(tmp_path, change)
+    with pytest.raises(ValueError, match=named):
+        load_checkpoint(tmp_path)
+
+
+def test_reformatting_the_json_is_not_an_edit(tmp_path):
+    save_checkpoint(tmp_path, PARAMS, SLOTS, {"step": 3, "config": {"lr": 1.0}})
+    _edit(tmp_path, lambda m: None)                  # other indentation, same values
+    assert load_checkpoint(tmp_path).meta["config"] == {"lr": 1.0}
+
+
+def test_a_checkpoint_of_the_previous_format_is_refused_clearly(tmp_path):
+    save_checkpoint(tmp_path, PARAMS, SLOTS, {"step": 3})
+    _edit(tmp_path, lambda m: m.__setitem__("format", "refimpl-checkpoint/1"))
+    with pytest.raises(ValueError, match="unknown checkpoint format 'refimpl-checkpoint/1'.*"
+                                         "start afresh with --overwrite"):
+        load_checkpoint(tmp_path)
