@@ -151,9 +151,11 @@ def _check_name(name) -> None:
 def _how_to_get(name: str, directory: Path) -> str:
     if name == "mnist-5k":
         return ("it ships with the git checkout in data/mnist-5k (rebuild it with "
-                "data/make_mnist_5k.py), or pass directory=")
+                "data/make_mnist_5k.py), or give its folder (--data-dir DIR; directory= in "
+                "Python)")
     return (f"download it with `refimpl data fetch {name}` (in Python: "
-            f"refimpl.data.fetch({name!r}, {str(directory)!r})), or pass directory=")
+            f"refimpl.data.fetch({name!r}, {str(directory)!r})), or give its folder "
+            "(--data-dir DIR; directory= in Python)")
 
 
 def _read_idx_set(name: str, directory: Path):

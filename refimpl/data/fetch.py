@@ -5,8 +5,9 @@ exactly the size and SHA-256 listed in :mod:`refimpl.data.checksums`. A file is 
 a temporary file in the target directory while its size and digest are computed; only a
 verified file is renamed into place (``os.replace``, atomic on one file system). On any
 failure the temporary file is removed and no final file is created or changed, so a file
-under its final name is always a verified one. A file already present with the right digest
-is not downloaded again. Nothing is downloaded at import time.
+under its final name is always a verified one; folders that ``fetch`` created are removed
+again if they are still empty, so a failed fetch leaves nothing behind. A file already present
+with the right digest is not downloaded again. Nothing is downloaded at import time.
 
 Errors: a size or digest mismatch raises ``ValueError`` (expected vs got); a failed request
 (HTTP error such as 404, refused connection, timeout) raises ``OSError``. Both name the URL.
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from .._outputs import check_output_dir, make_dirs, remove_empty_dirs
 from . import checksums
 from .checksums import RemoteFile
 
@@ -67,15 +69,20 @@ def fetch(name: str, directory, *, base_url: str | None = None, timeout: float =
                          + ", ".join(repr(n) for n in checksums.SOURCES))
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = check_output_dir(directory, "--data-dir")
+    created = make_dirs(directory)
     paths = []
-    for remote in checksums.SOURCES[name]:
-        target = directory / remote.filename
-        if not _is_verified(target, remote):
-            url = remote.url if base_url is None else f"{base_url.rstrip('/')}/{remote.filename}"
-            _download(url, target, remote, timeout, progress)
-        paths.append(target)
+    try:
+        for remote in checksums.SOURCES[name]:
+            target = directory / remote.filename
+            if not _is_verified(target, remote):
+                url = (remote.url if base_url is None
+                       else f"{base_url.rstrip('/')}/{remote.filename}")
+                _download(url, target, remote, timeout, progress)
+            paths.append(target)
+    except BaseException:
+        remove_empty_dirs(created)
+        raise
     return paths
 
 
@@ -135,11 +142,12 @@ def _stream(url: str, out, remote: RemoteFile, timeout: float,
                     break
     except urllib.error.HTTPError as exc:
         raise OSError(f"{url}: download of {remote.filename} failed: HTTP {exc.code} "
-                      f"{exc.reason}; check the address, or pass base_url= for a mirror"
-                      ) from None
+                      f"{exc.reason}; check the address, or download from a mirror "
+                      "(--base-url URL; base_url= in Python)") from None
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError,
             ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise OSError(f"{url}: download of {remote.filename} failed: {reason}; check the "
-                      "network, or pass base_url= for a mirror") from None
+                      "network, or download from a mirror (--base-url URL; base_url= in "
+                      "Python)") from None
     return got, digest.hexdigest()

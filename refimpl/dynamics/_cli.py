@@ -3,14 +3,15 @@
 Registered by :mod:`refimpl.cli`. Runs :func:`~.stability_experiment.run_stability` for the
 linear model (theory exact), the tanh MLP, or both (default), prints the per-``n`` table with
 any violation of the bound (the paper's and the a-posteriori Theorem 3′) spelled out, and
-writes ``stability.json``,
-``stability_timeseries.csv`` and the plots to ``--out``. The exit status is 0 when the
-experiment ran, whether or not the bound held (that is reported, not an error).
+writes ``stability.json``, ``stability_timeseries.csv`` and the plots to ``--out`` (checked
+before the experiment runs). The exit status is 0 when the experiment ran, whether or not the
+bound held (that is reported, not an error).
 """
 from __future__ import annotations
 
 import sys
 
+from ..cli import int_at_least, nonnegative_float, nonnegative_int, positive_float, positive_int
 from .stability import METRIC_MODES
 
 DEFAULT_OUT = "out/stability"
@@ -30,18 +31,27 @@ def register(subparsers) -> None:
                    help="linear (theory exact), mlp (nonlinear), or both (default)")
     p.add_argument("--n", default=None, metavar="N1,N2,...",
                    help="comma-separated training-set sizes (default 16,32,64,128)")
-    p.add_argument("--mass", type=float, default=None, help="scalar mass μ (default per model)")
-    p.add_argument("--d", type=int, default=None, dest="d_in", help="input dimension")
-    p.add_argument("--k", type=int, default=None, help="output dimension (default 2)")
-    p.add_argument("--hidden", type=int, default=None, help="MLP hidden width (default 32)")
-    p.add_argument("--t-final", type=float, default=None, help="flow time (default 10)")
-    p.add_argument("--n-times", type=int, default=None, help="time-grid points (default 41)")
+    p.add_argument("--mass", type=positive_float, default=None,
+                   help="scalar mass μ (default: 1e-4 for linear, 1e-3 for mlp)")
+    p.add_argument("--d", type=positive_int, default=None, dest="d_in", metavar="D",
+                   help="input dimension (default: 256 for linear, 16 for mlp)")
+    p.add_argument("--k", type=positive_int, default=None,
+                   help="output dimension (default 2)")
+    p.add_argument("--hidden", type=positive_int, default=None,
+                   help="MLP hidden width (default 32)")
+    p.add_argument("--t-final", type=positive_float, default=None,
+                   help="flow time (default 10)")
+    p.add_argument("--n-times", type=int_at_least(2), default=None,
+                   help="time-grid points, at least 2 (default 41)")
     p.add_argument("--metric", choices=METRIC_MODES, default=None,
-                   help="own: each flow uses its data set's metric (default); shared: both use D's")
+                   help="own: each flow uses its data set's metric (default); shared: both "
+                        "use D's")
     p.add_argument("--scope", choices=("layer", "network"), default=None,
                    help="layerwise metric (default) or one metric over all parameters")
-    p.add_argument("--seed", type=int, default=None, help="data and initialisation seed (0)")
-    p.add_argument("--noise", type=float, default=None, help="target noise σ (default 0.1)")
+    p.add_argument("--seed", type=nonnegative_int, default=None,
+                   help="data and initialisation seed (default 0)")
+    p.add_argument("--noise", type=nonnegative_float, default=None,
+                   help="target noise σ (default 0.1)")
     p.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
     p.set_defaults(func=run)
 
@@ -62,8 +72,10 @@ def parse_ns(text: str) -> tuple:
 
 
 def run(args) -> int:
+    from .._outputs import check_output_dir
     from .stability_experiment import default_config, format_table, run_stability, write_results
 
+    check_output_dir(args.out, "--out")
     overrides = {name: getattr(args, name) for name in
                  ("mass", "d_in", "k", "hidden", "t_final", "n_times", "metric", "scope",
                   "seed", "noise") if getattr(args, name) is not None}

@@ -43,6 +43,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .. import tree
+from .._outputs import check_output_dir
 from ..metric import build_metric
 from ..modules import Linear, mlp
 from .stability import (METRIC_MODES, _natural_gradients, constants_at, disturbance,
@@ -292,7 +293,11 @@ def write_results(results: dict, out_dir, *, plots: bool = True) -> list:
     """Write ``stability.json``, ``stability_timeseries.csv`` and (optionally) the plots.
 
     ``results`` maps a model name to :func:`run_stability`'s output. Returns the paths written.
+    ``ValueError`` if ``out_dir`` is a file or cannot be created (check it with
+    :func:`refimpl._outputs.check_output_dir` before running the experiment, as the command
+    does).
     """
+    check_output_dir(out_dir, "--out")
     os.makedirs(out_dir, exist_ok=True)
     paths = [os.path.join(out_dir, "stability.json"),
              os.path.join(out_dir, "stability_timeseries.csv")]

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import nonnegative_int, positive_float, positive_int
 from ..data import NAMES as DATASETS
 from ..losses import OUTPUT_METRICS
 from ..optim import OPTIMIZERS
@@ -29,9 +30,12 @@ _TRAIN_OPTIONS = ("dataset", "data_dir", "widths", "activation", "optimizer", "o
 
 
 def _add_train(subparsers) -> None:
-    from .config import DEFAULT_HYPER, TrainConfig
+    from ..modules.pointwise import ACTIVATIONS
+    from .config import DEFAULT_HYPER, METRIC_OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
+    per_optimizer = {name: "; ".join(f"{k} {h[name]}" for k, h in DEFAULT_HYPER.items()
+                                     if name in h) for name in ("lr", "mass", "output_metric")}
     p = subparsers.add_parser(
         "train", help="train an MLP classifier (checkpoints, metrics, --resume)",
         description="Train an MLP with softmax cross-entropy. Writes steps.jsonl, evals.jsonl, "
@@ -42,40 +46,49 @@ def _add_train(subparsers) -> None:
             f"{k}: " + ", ".join(f"{n}={v}" for n, v in h.items())
             for k, h in DEFAULT_HYPER.items()))
     p.add_argument("--dataset", choices=DATASETS, help=f"data set (default {d.dataset})")
-    p.add_argument("--data-dir", help="folder with the data set's files (default: "
-                   "refimpl.data.default_directory)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the data set's files "
+                   "(default: where `refimpl data fetch NAME` puts them)")
     p.add_argument("--widths", type=_widths, help="hidden widths, comma-separated; '' for a "
                    f"linear model (default {','.join(map(str, d.widths))})")
-    p.add_argument("--activation", help=f"activation (default {d.activation})")
+    p.add_argument("--activation", choices=tuple(ACTIVATIONS),
+                   help=f"activation of the hidden layers (default {d.activation})")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
                    help=f"optimizer (default {d.optimizer})")
     p.add_argument("--output-metric", choices=OUTPUT_METRICS,
-                   help="output metric of riemannian / gauss-newton")
-    p.add_argument("--mass", type=float, help="mass mu of riemannian / gauss-newton")
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--batch-size", type=int, help=f"mini-batch size (default {d.batch_size})")
-    p.add_argument("--epochs", type=int, help=f"epochs to train to (default {d.epochs})")
+                   help=f"output metric of {' / '.join(METRIC_OPTIMIZERS)} (default: "
+                        f"{per_optimizer['output_metric']})")
+    p.add_argument("--mass", type=positive_float, help=f"mass mu of "
+                   f"{' / '.join(METRIC_OPTIMIZERS)} (default: {per_optimizer['mass']})")
+    p.add_argument("--lr", type=positive_float,
+                   help=f"learning rate (default: {per_optimizer['lr']})")
+    p.add_argument("--batch-size", type=positive_int,
+                   help=f"mini-batch size (default {d.batch_size})")
+    p.add_argument("--epochs", type=positive_int,
+                   help=f"epochs to train to (default {d.epochs})")
     p.add_argument("--drop-last", action=argparse.BooleanOptionalAction, default=None,
                    help="skip each epoch's short last batch (default: yes)")
-    p.add_argument("--seed", type=int, help=f"seed of the initialisation and the shuffling "
-                   f"(default {d.seed})")
-    p.add_argument("--max-loss-factor", type=float, help="stop as diverged when a batch loss "
-                   f"exceeds this times the first one (default {d.max_loss_factor:g})")
-    p.add_argument("--eval-every", type=int, help="test-set evaluation every so many steps "
-                   "(default 0: at epoch ends)")
-    p.add_argument("--out", default="out/train", help="run directory (default out/train)")
+    p.add_argument("--seed", type=nonnegative_int, help=f"seed of the initialisation and the "
+                   f"shuffling (default {d.seed})")
+    p.add_argument("--max-loss-factor", type=positive_float, help="stop as diverged when a "
+                   f"batch loss exceeds this times the first one (default {d.max_loss_factor:g})")
+    p.add_argument("--eval-every", type=nonnegative_int, help="test-set evaluation every so "
+                   "many steps (default 0: at epoch ends)")
+    p.add_argument("--out", default="out/train", metavar="DIR",
+                   help="run directory (default out/train)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run whose checkpoint is in --out")
     p.add_argument("--overwrite", action="store_true",
-                   help="start afresh even if --out holds a run")
+                   help="start afresh even if --out holds a run (its run files are replaced)")
     p.set_defaults(func=_train)
 
 
 def _train(args) -> int:
+    from .._outputs import check_output_dir
     from .checkpoint import load_checkpoint
     from .config import TrainConfig
     from .training import train
 
+    check_output_dir(args.out, "--out")
     given = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
     if args.resume:
         if args.overwrite:
@@ -106,22 +119,28 @@ def _add_reproduce(subparsers) -> None:
                    help="data set (default mnist-5k, shipped; the others need their files, "
                    "see `refimpl data fetch`, and take 12-15x longer per epoch: consider "
                    "--epochs 1)")
-    p.add_argument("--data-dir", help="folder with the data set's files")
-    p.add_argument("--epochs", type=int, help="epochs for every optimizer (default: per "
-                   "optimizer, " + ", ".join(f"{k} {r.epochs}" for k, r in PLAN.items()) + ")")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the data set's files "
+                   "(default: where `refimpl data fetch NAME` puts them)")
+    p.add_argument("--epochs", type=positive_int, help="epochs for every optimizer (default: "
+                   "per optimizer, " + ", ".join(f"{k} {r.epochs}" for k, r in PLAN.items())
+                   + ")")
     p.add_argument("--optimizers", type=_names, default=tuple(PLAN),
-                   help="comma-separated subset of " + ",".join(PLAN))
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+                   help="comma-separated subset of " + ",".join(PLAN) + " (default: all)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
     p.add_argument("--widths", type=_widths, default=(256, 256),
                    help="hidden widths (default 256,256)")
-    p.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default 128)")
-    p.add_argument("--out", default="out/reproduce", help="output folder (default out/reproduce)")
+    p.add_argument("--batch-size", type=positive_int, default=128,
+                   help="mini-batch size (default 128)")
+    p.add_argument("--out", default="out/reproduce", metavar="DIR",
+                   help="output folder (default out/reproduce)")
     p.set_defaults(func=_reproduce)
 
 
 def _reproduce(args) -> int:
+    from .._outputs import check_output_dir
     from .reproduction import reproduce
 
+    check_output_dir(args.out, "--out")
     summary = reproduce(args.out, dataset=args.dataset, data_dir=args.data_dir,
                         epochs=args.epochs, optimizers=args.optimizers, seed=args.seed,
                         widths=args.widths, batch_size=args.batch_size)
@@ -137,23 +156,31 @@ def _add_data(subparsers) -> None:
     p = subparsers.add_parser("data", help="data sets: fetch")
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     f = sub.add_parser("fetch", help="download a data set and verify its SHA-256",
-                       description="Download the files of a data set into --dir (default: "
-                                   "the checkout's data/NAME) and verify sizes and SHA-256.")
+                       description="Download the files of a data set into --data-dir "
+                                   "(default: where `refimpl train --dataset NAME` looks) and "
+                                   "verify sizes and SHA-256. A file is renamed into place "
+                                   "only once verified; a failed fetch leaves no file and no "
+                                   "folder behind.")
     f.add_argument("name", metavar="NAME", help="one of " + ", ".join(SOURCES))
-    f.add_argument("--dir", help="target folder (default data/NAME in the checkout)")
-    f.add_argument("--base-url", help="a mirror to download from (checksums still apply)")
+    f.add_argument("--data-dir", "--dir", dest="dir", metavar="DIR",
+                   help="target folder (default: the folder `refimpl train --dataset NAME` "
+                        "reads without --data-dir)")
+    f.add_argument("--base-url", metavar="URL", help="a mirror to download from (checksums "
+                   "still apply; default: the data set's pinned host)")
     f.set_defaults(func=_fetch)
     p.set_defaults(func=lambda args: _usage(p))
 
 
 def _fetch(args) -> int:
+    from .._outputs import check_output_dir
     from ..data import SOURCES, default_directory, fetch
     from .progress import ProgressBar
 
     if args.name not in SOURCES:
         raise ValueError(f"unknown data set {args.name!r} to fetch; expected one of "
-                         + ", ".join(SOURCES) + " (mnist-5k ships with the checkout)")
+                         + ", ".join(SOURCES) + " (mnist-5k ships with refimpl)")
     directory = Path(args.dir) if args.dir else default_directory(args.name)
+    check_output_dir(directory, "--data-dir")
     bars = {}
 
     def progress(filename, done, total):

@@ -50,6 +50,7 @@ from ..modules import mlp
 from ..optim import DivergenceError, OptState, make_optimizer
 from . import metrics_log
 from .checkpoint import fill_tree, has_checkpoint, load_checkpoint, save_checkpoint
+from .._outputs import check_output_dir
 from .config import TrainConfig
 from .metrics_log import MetricsLog
 from .progress import ProgressBar
@@ -124,15 +125,15 @@ def train(config: TrainConfig, out, *, dataset: Dataset | None = None, resume: b
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out, "--out")
     checkpoint = None
     if resume:
         checkpoint = load_checkpoint(out)
         _check_same_run(TrainConfig.from_dict(checkpoint.meta["config"]), config, out)
     elif has_checkpoint(out) and not overwrite:
         raise ValueError(f"{out} already holds a training run; pass --resume to continue it, "
-                         "or choose another --out")
+                         "--overwrite to start afresh (its run files are replaced), or "
+                         "choose another --out")
     if dataset is None:
         dataset = load_dataset(config.dataset, config.data_dir)
     _check_dataset(dataset)
@@ -141,6 +142,7 @@ def train(config: TrainConfig, out, *, dataset: Dataset | None = None, resume: b
     init_seq, shuffle_seq = np.random.SeedSequence(config.seed).spawn(2)
     params0 = model.init(np.random.default_rng(init_seq))
     shuffle_rng = np.random.default_rng(shuffle_seq)
+    out.mkdir(parents=True, exist_ok=True)
     run = _Run(config, out, dataset, model, optimizer, shuffle_rng,
                progress, quiet, label or config.optimizer)
     return run.run(optimizer.init(params0) if checkpoint is None else checkpoint)

@@ -143,3 +143,33 @@ def test_pinned_table_is_well_formed():
     assert (cifar.url, cifar.size) == ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
                                        170_052_171)
 
+
+
+def test_a_failed_fetch_leaves_no_folder_it_created(http_root, tmp_path, monkeypatch):
+    root, url = http_root
+    _pin(monkeypatch, url)                         # nothing served: the first file is a 404
+    target = tmp_path / "new" / "mnist"
+    with pytest.raises(OSError, match="HTTP 404"):
+        fetch("mnist", target)
+    assert list(tmp_path.iterdir()) == []          # neither mnist/ nor new/ stay behind
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    with pytest.raises(OSError, match="HTTP 404"):
+        fetch("mnist", existing / "mnist")
+    assert list(existing.iterdir()) == []          # a folder that was there stays
+    _serve(root, {"a.bin": FILES["a.bin"]})        # b.bin still a 404: a verified a.bin
+    with pytest.raises(OSError, match="b.bin failed: HTTP 404"):   # stays for the next try
+        fetch("mnist", target)
+    assert [p.name for p in target.iterdir()] == ["a.bin"]
+
+
+def test_cli_fetch_failure_names_the_option_and_leaves_nothing(http_root, tmp_path,
+                                                               monkeypatch, capsys):
+    from refimpl.cli import main
+    _, url = http_root
+    _pin(monkeypatch, "http://127.0.0.1:9/nowhere/")
+    target = tmp_path / "mnist"
+    assert main(["data", "fetch", "mnist", "--data-dir", str(target), "--base-url", url]) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 404" in err and "(--base-url URL; base_url= in Python)" in err
+    assert err.count("\n") == 1 and not target.exists()

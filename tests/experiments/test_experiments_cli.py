@@ -19,9 +19,11 @@ def _one_line_error(capsys, code, *expected):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["train", "--lr", "-1"], "lr must be a finite number > 0"),
     (["train", "--optimizer", "sgd", "--mass", "1"], "mass applies to the optimizers"),
-    (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "does not exist"),
+    (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"],
+     "does not exist; download it with `refimpl data fetch mnist`"),
+    (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"],
+     "or give its folder (--data-dir DIR; directory= in Python)"),
     (["data", "fetch", "mnist-6k"], "unknown data set 'mnist-6k'"),
 ])
 def test_errors_exit_1_with_one_line(argv, expected, capsys, tmp_path):
@@ -37,10 +39,11 @@ def test_bad_option_syntax_exits_2(capsys):
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "refimpl.cli", "train", "--lr", "-1",
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "refimpl.cli", "train", "--optimizer", "sgd",
+                          "--mass", "1", "--out", str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
     assert run.returncode == 1
-    assert "Traceback" not in run.stderr and "lr must be" in run.stderr
+    assert "Traceback" not in run.stderr and "mass applies to the optimizers" in run.stderr
 
 
 def test_train_then_resume(use_tiny_data, tmp_path, capsys):
@@ -54,7 +57,8 @@ def test_train_then_resume(use_tiny_data, tmp_path, capsys):
     # Resuming with another learning rate is refused; a fresh run over a run too.
     _one_line_error(capsys, main(["train", "--resume", "--out", out, "--lr", "0.5"]),
                     "another configuration")
-    _one_line_error(capsys, main(common), "already holds a training run")
+    _one_line_error(capsys, main(common), "already holds a training run; pass --resume to "
+                    "continue it, --overwrite to start afresh")
     steps = [json.loads(line)["step"] for line in open(tmp_path / "run" / "steps.jsonl")]
     assert steps == list(range(1, 7))
 
@@ -91,3 +95,17 @@ def test_data_fetch_shows_progress_and_uses_the_default_folder(monkeypatch, tmp_
     assert main(["data", "fetch", "mnist"]) == 0
     assert calls == {"name": "mnist", "directory": tmp_path / "mnist"}
     assert "1 verified files in" in capsys.readouterr().out
+
+
+def test_an_edited_checkpoint_is_refused_on_resume(use_tiny_data, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--optimizer", "sgd", "--widths", "4", "--batch-size", "16",
+                 "--out", out]) == 0
+    path = tmp_path / "run" / "checkpoint.json"
+    meta = json.loads(path.read_text())
+    meta["config"]["lr"] = 0.5
+    path.write_text(json.dumps(meta, indent=1))
+    code = main(["train", "--resume", "--out", out, "--epochs", "2"])
+    _one_line_error(capsys, code, "checkpoint.json was edited after it was saved: config.lr "
+                    "(now 0.5)", "start a new run (--overwrite, or another --out)")
+    assert code == 1
