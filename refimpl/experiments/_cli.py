@@ -41,7 +41,8 @@ def _add_train(subparsers) -> None:
         description="Train an MLP with softmax cross-entropy. Writes steps.jsonl, evals.jsonl, "
                     "epochs.jsonl and a checkpoint after every epoch into --out. Options left "
                     "out take the defaults below; with --resume they are read from the "
-                    "checkpoint (only --epochs may change).",
+                    "checkpoint (only --epochs may change). Untimed warm-up steps before the "
+                    "clock starts keep Numba compilation out of the training time.",
         epilog="Optimizer defaults (lr, mass, output metric): " + "; ".join(
             f"{k}: " + ", ".join(f"{n}={v}" for n, v in h.items())
             for k, h in DEFAULT_HYPER.items()))
@@ -100,8 +101,10 @@ def _train(args) -> int:
     result = train(config, args.out, resume=args.resume, overwrite=args.overwrite)
     last = result.epochs[-1]
     print(f"trained {config.optimizer} to epoch {last['epoch']}: train loss "
-          f"{last['train_loss']:.4f}, test accuracy {100 * last['test_accuracy']:.1f}%; "
-          f"run files in {Path(args.out)}")
+          f"{last['train_loss']:.4f}, test accuracy {100 * last['test_accuracy']:.1f}%, "
+          f"{last['time']:.1f} s training ({last['cpu_time']:.1f} s CPU; warm-up "
+          f"{result.warmup_seconds:.2f} s before the clock, {result.compile_seconds:.2f} s of "
+          f"it one-off compilation); run files in {Path(args.out)}")
     return 0
 
 
@@ -114,7 +117,8 @@ def _add_reproduce(subparsers) -> None:
         description="Train SGD, Adam, Riemannian SGD (identity and Gauss-Newton output "
                     "metric) and network-scope damped Gauss-Newton from the same "
                     "initialisation and batch order; write report.md, summary.json, the "
-                    "metrics and PNG plots into --out.")
+                    "metrics and PNG plots into --out (built beside it, then renamed into "
+                    "place).")
     p.add_argument("--dataset", choices=DATASETS, default="mnist-5k",
                    help="data set (default mnist-5k, shipped; the others need their files, "
                    "see `refimpl data fetch`, and take 12-15x longer per epoch: consider "
@@ -133,17 +137,19 @@ def _add_reproduce(subparsers) -> None:
                    help="mini-batch size (default 128)")
     p.add_argument("--out", default="out/reproduce", metavar="DIR",
                    help="output folder (default out/reproduce)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier comparison in --out, the whole folder")
     p.set_defaults(func=_reproduce)
 
 
 def _reproduce(args) -> int:
-    from .._outputs import check_output_dir
-    from .reproduction import reproduce
+    from .reproduction import check_reproduce_out, reproduce
 
-    check_output_dir(args.out, "--out")
+    check_reproduce_out(args.out, args.overwrite)
     summary = reproduce(args.out, dataset=args.dataset, data_dir=args.data_dir,
                         epochs=args.epochs, optimizers=args.optimizers, seed=args.seed,
-                        widths=args.widths, batch_size=args.batch_size)
+                        widths=args.widths, batch_size=args.batch_size,
+                        overwrite=args.overwrite)
     print(f"report: {Path(args.out) / 'report.md'}  (summary.json and plots beside it; "
           f"{summary['setup']['total_seconds']:.0f} s in all)")
     return 0

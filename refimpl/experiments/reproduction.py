@@ -7,18 +7,30 @@ the same initialisation and with the same batch order (one seed), and writes int
 - ``report.md``: table and commentary (:mod:`refimpl.experiments.report`);
 - ``summary.json``: ``{"setup": {...}, "optimizers": {key: {...}}}``; per optimizer
   ``train_loss``, ``test_loss``, ``test_accuracy`` (a fraction), ``best_test_accuracy``,
-  ``seconds_per_epoch``, ``seconds``, ``seconds_per_step``, ``epochs``, ``steps``,
-  ``test_accuracy_by_epoch`` / ``train_loss_by_epoch`` (lists, index 0 = initialisation),
-  ``epochs_to_90`` / ``seconds_to_90`` (first evaluation at ≥ 90%, else ``null``),
-  ``optimizer``, ``hyperparameters``, ``title``, ``status`` (``"ok"`` / ``"diverged"``) and
-  ``message``;
+  ``seconds_per_epoch``, ``seconds``, ``seconds_per_step`` and their process-CPU twins
+  ``cpu_seconds_per_epoch``, ``cpu_seconds``, ``cpu_seconds_per_step``, ``warmup_seconds``
+  and ``compile_seconds`` (the untimed warm-up steps, and their one-off part: Numba
+  compilation or cache loading), ``other_cores`` / ``other_cores_max`` (the average number
+  of cores other processes kept busy during its epochs: mean and worst epoch), ``epochs``,
+  ``steps``, ``test_accuracy_by_epoch`` / ``train_loss_by_epoch`` (lists, index 0 =
+  initialisation), ``epochs_to_90`` / ``seconds_to_90`` (first evaluation at ≥ 90%, else
+  ``null``), ``optimizer``, ``hyperparameters``, ``title``, ``status`` (``"ok"`` /
+  ``"diverged"``) and ``message``; the setup records the cores, the load averages, the
+  other processes' load over the whole comparison (``other_cores``, ``loaded``) and the total
+  ``compile_seconds``;
 - one folder per optimizer (named by its key) with the run files of
   :func:`refimpl.experiments.training.train` (metrics and last checkpoint);
 - ``loss_vs_epoch.png``, ``loss_vs_time.png``, ``accuracy_vs_time.png``
   (:mod:`refimpl.experiments.plots`; skipped with a note if matplotlib is missing).
 
-Seconds are training time (optimizer steps, not evaluation); the Numba kernels of the metric
-optimizers are compiled (or loaded from cache) on a tiny model before any timing.
+Seconds are training time (optimizer steps, not evaluation), wall and process CPU; each run
+warms up before its clock starts (:mod:`refimpl.experiments.training`), so the first metric
+run's Numba compilation is reported as its ``compile_seconds``, not inside its training time.
+
+The output folder is written as a whole: everything is built in a staging folder beside
+``out`` and renamed into place at the end, so ``out`` never holds a half-written comparison
+or run folders of an earlier one. A used ``out`` is refused unless ``overwrite=True``
+(``--overwrite``), and then only if it holds an earlier comparison (a ``summary.json``).
 
 How the defaults were chosen
 ----------------------------
@@ -96,15 +108,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._outputs import check_output_dir, make_dirs, remove_empty_dirs, replace_dir, staging_dir
 from ..data import Dataset, load_dataset
-from ..optim import DivergenceError, make_optimizer
+from ..optim import DivergenceError
+from . import machine
 from .config import DEFAULT_HYPER, TrainConfig
 from .metrics_log import read_records
 from .report import TARGET, render_report
@@ -140,13 +154,14 @@ EVALS_PER_EPOCH = 4
 def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
               epochs: int | None = None, optimizers=None, seed: int = 0,
               widths=(256, 256), batch_size: int = 128, data: Dataset | None = None,
-              progress: bool | None = None, quiet: bool = False) -> dict:
+              progress: bool | None = None, quiet: bool = False,
+              overwrite: bool = False) -> dict:
     """Run the comparison and write report, summary, metrics and plots into ``out``.
 
     Parameters
     ----------
     out : str or os.PathLike
-        Output folder (created); earlier results of the same optimizers there are replaced.
+        Output folder, written as a whole at the end (module docstring).
     dataset, data_dir
         As for :func:`refimpl.data.load_dataset`.
     epochs : int, optional
@@ -162,11 +177,20 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
         Use these arrays instead of loading ``dataset`` (tests, notebooks).
     progress, quiet
         Passed to :func:`~refimpl.experiments.training.train`.
+    overwrite : bool
+        Replace an earlier comparison in ``out`` (the whole folder).
 
     Returns
     -------
     dict
         The summary written to ``summary.json``.
+
+    Raises
+    ------
+    ValueError
+        Unknown optimizer keys or settings; ``out`` a file, not writable, or already used
+        (without ``overwrite``, or holding something other than a comparison). Checked
+        before anything is trained.
     """
     keys = tuple(PLAN) if optimizers is None else tuple(optimizers)
     unknown = [k for k in keys if k not in PLAN]
@@ -178,14 +202,43 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
                               optimizer=PLAN[k].optimizer, batch_size=batch_size,
                               epochs=PLAN[k].epochs if epochs is None else epochs,
                               seed=seed, **PLAN[k].hyper) for k in keys}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_reproduce_out(out, overwrite)
+    created = make_dirs(out.parent)
+    stage = staging_dir(out)
+    try:
+        summary = _run_all(stage, out, keys, configs, dataset, data_dir, data, widths,
+                           batch_size, seed, progress, quiet)
+        replace_dir(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        remove_empty_dirs(created)
+        raise
+    return summary
+
+
+def check_reproduce_out(out, overwrite: bool) -> Path:
+    """``out`` as a ``Path`` if the comparison may be written there (nothing is created)."""
+    out = check_output_dir(out, "--out")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "summary.json").is_file():
+            raise ValueError(f"--out {out} holds files but no summary.json, so it is not the "
+                             "output of an earlier `refimpl reproduce`; refusing to replace it: "
+                             "choose another --out")
+        if not overwrite:
+            raise ValueError(f"--out {out} already holds a comparison; pass --overwrite to "
+                             "replace the whole folder (the report, the summary and every run "
+                             "folder in it), or choose another --out")
+    return out
+
+
+def _run_all(stage: Path, out: Path, keys, configs, dataset, data_dir, data, widths,
+             batch_size, seed, progress, quiet) -> dict:
+    """Train every run into ``stage`` and write the summary, report and plots there."""
     load_start = _loadavg()
-    t_start = time.perf_counter()
+    began = machine.sample()
     ds = load_dataset(dataset, data_dir) if data is None else data
     n_steps = steps_per_epoch(len(ds.y_train), next(iter(configs.values())))
     eval_every = max(n_steps // EVALS_PER_EPOCH, 1)
-    _warm_up({configs[k].optimizer for k in keys})
     results = {}
     for k in keys:
         config = configs[k].replace(eval_every=eval_every)
@@ -193,24 +246,32 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
             print(f"[{k}] {PLAN[k].title}: {config.epochs} epoch(s), "
                   + ", ".join(f"{n}={v}" for n, v in config.hyper().items()), file=sys.stderr)
         try:
-            train(config, out / k, dataset=ds, overwrite=True, progress=progress, quiet=quiet,
-                  label=k)
-            results[k] = _summarise(k, config, out / k)
+            train(config, stage / k, dataset=ds, progress=progress, quiet=quiet, label=k)
+            results[k] = _summarise(k, config, stage / k)
         except DivergenceError as exc:
-            results[k] = _summarise(k, config, out / k, failure=str(exc))
+            message = str(exc).replace(str(stage), str(out))
+            results[k] = _summarise(k, config, stage / k, failure=message)
             if not quiet:
-                print(f"[{k}] diverged: {exc}", file=sys.stderr)
+                print(f"[{k}] diverged: {message}", file=sys.stderr)
     model = "-".join(str(w) for w in (ds.n_features, *widths, ds.n_classes)) + " tanh"
     summary = {"setup": {"dataset": ds.name, "n_train": len(ds.y_train),
                          "n_test": len(ds.y_test), "model": model, "batch_size": batch_size,
                          "seed": seed, "loss": "cross_entropy", "cpu_count": os.cpu_count(),
+                         "cores": machine.cores(),
                          "load_average_start": load_start, "load_average_end": _loadavg(),
-                         "total_seconds": 0.0, "numpy": np.__version__},
+                         "compile_seconds": sum(r["compile_seconds"] for r in results.values()),
+                         "total_seconds": 0.0, "cpu_seconds": 0.0, "other_cores": None,
+                         "loaded": False, "numpy": np.__version__},
                "optimizers": results}
-    plots = _plots(results, out, n_steps, f"{ds.name}, MLP {model}")
-    summary["setup"]["total_seconds"] = time.perf_counter() - t_start
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
-    (out / "report.md").write_text(render_report(summary, plots))
+    plots = _plots(results, stage, n_steps, f"{ds.name}, MLP {model}")
+    usage = machine.between(began, machine.sample())
+    summary["setup"].update(
+        total_seconds=usage["seconds"], cpu_seconds=usage["cpu_seconds"],
+        other_cores=usage["other_cores"],
+        loaded=any(machine.is_loaded(v, usage["cores"]) for v in
+                   [usage["other_cores"]] + [r["other_cores_max"] for r in results.values()]))
+    (stage / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    (stage / "report.md").write_text(render_report(summary, plots))
     return summary
 
 
@@ -223,7 +284,11 @@ def _summarise(key: str, config: TrainConfig, run_dir: Path,
     last = epochs[-1] if epochs else {}
     trained = [r for r in epochs if r["epoch"] > 0]
     seconds = float(last.get("time") or 0.0)
+    cpu_seconds = float(last.get("cpu_time") or 0.0)
     total_steps = int(last.get("step") or 0)
+    loads = [(r["other_cores"], r["seconds"]) for r in trained
+             if r.get("other_cores") is not None]
+    weight = sum(w for _, w in loads)
     hit = next((r for r in evals if (r.get("test_accuracy") or 0) >= TARGET), None)
     hyper = dict(config.hyper(), batch_size=config.batch_size)
     entry = {"title": PLAN[key].title, "optimizer": config.optimizer, "hyperparameters": hyper,
@@ -235,6 +300,14 @@ def _summarise(key: str, config: TrainConfig, run_dir: Path,
              "seconds": seconds,
              "seconds_per_epoch": seconds / len(trained) if trained else None,
              "seconds_per_step": seconds / total_steps if total_steps else None,
+             "cpu_seconds": cpu_seconds,
+             "cpu_seconds_per_epoch": cpu_seconds / len(trained) if trained else None,
+             "cpu_seconds_per_step": cpu_seconds / total_steps if total_steps else None,
+             "warmup_seconds": sum(r.get("warmup_seconds") or 0.0 for r in epochs),
+             "compile_seconds": sum(r.get("compile_seconds") or 0.0 for r in epochs),
+             "other_cores": (sum(v * w for v, w in loads) / weight if weight > 0 else
+                             (loads[0][0] if loads else None)),
+             "other_cores_max": max((v for v, _ in loads), default=None),
              "test_accuracy_by_epoch": [r["test_accuracy"] for r in epochs],
              "train_loss_by_epoch": [r["train_loss"] for r in epochs],
              "epochs_to_90": None if hit is None else hit["epoch"],
@@ -258,19 +331,6 @@ def _plots(results: dict, out: Path, steps_per_epoch: int, title: str) -> list:
         if exc.name != "matplotlib":
             raise
         return []
-
-
-def _warm_up(optimizers: set) -> None:
-    """Compile (or load from cache) the Numba kernels before anything is timed."""
-    from ..modules import mlp
-    model = mlp([3, 4, 2], "tanh")
-    params = model.init(np.random.default_rng(0))
-    X, y = np.linspace(0, 1, 12).reshape(4, 3), np.array([0, 1, 0, 1])
-    for name in sorted(optimizers & {"riemannian", "gauss-newton"}):
-        for metric in ("identity", "gauss-newton"):
-            opt = make_optimizer(name, model, "cross_entropy", lr=1.0, mass=1.0,
-                                 output_metric=metric)
-            opt.update(opt.init(params), X, y)
 
 
 def _loadavg() -> list | None:

@@ -6,20 +6,34 @@ One run lives in one output directory ``out``:
 ``checkpoint.json``   the last good checkpoint (:mod:`refimpl.experiments.checkpoint`), with
 + two ``.npz``        the configuration, epoch, step, shuffling-RNG state, elapsed time
 ``steps.jsonl``       per step: ``step``, ``epoch``, ``loss`` (the batch risk before the step),
-                      ``time`` and the optimizer's numeric diagnostics (``grad_norm``,
-                      ``update_norm``; for the metric optimizers also ``inner_size``,
-                      ``condition``, ``residual``)
+                      ``time``, ``cpu_time`` and the optimizer's numeric diagnostics
+                      (``grad_norm``, ``update_norm``; for the metric optimizers also
+                      ``inner_size``, ``condition``, ``residual``)
 ``evals.jsonl``       test-set evaluations (``step``, ``epoch`` as a fraction, ``time``,
                       ``test_loss``, ``test_accuracy``): at the start, every ``eval_every``
                       steps and at each epoch end
 ``epochs.jsonl``      per epoch (epoch 0 is the initialisation): ``epoch``, ``step``,
                       ``epoch_loss`` (mean batch loss over the epoch), ``train_loss`` (the whole
                       training set at the epoch's end), ``test_loss``, ``test_accuracy``,
-                      ``seconds`` (this epoch's training time) and ``time``
+                      ``seconds`` and ``cpu_seconds`` (this epoch's training time, wall and
+                      process CPU), ``time`` and ``cpu_time``, ``other_cores`` (the average
+                      number of cores other processes kept busy meanwhile,
+                      :mod:`~refimpl.experiments.machine`), ``warmup_seconds`` and
+                      ``compile_seconds`` (below)
 ====================  ========================================================================
 
 ``time`` is cumulative *training* seconds (optimizer steps and batching, not evaluation or
-checkpointing), carried across resumes. Accuracies are fractions.
+checkpointing), carried across resumes; ``cpu_time`` the process CPU seconds (all threads)
+spent in the same sections. Accuracies are fractions.
+
+Warm-up: before its clock starts, every session (a new run or a resumed one) takes untimed
+steps on the first batch (in data order; the shuffling generator is not touched) and
+discards them — ``update`` is pure, so the run is unchanged: two of the full batch size and,
+when the epoch ends in a shorter batch, one of that size. The first pays the one-off costs
+(Numba compiling the metric kernels, or loading them from its cache; BLAS starting its
+threads; first-touch memory), so the timed steps do not. The session's first trained epoch
+record carries ``warmup_seconds`` (all untimed steps) and ``compile_seconds`` (the first
+step's time minus the second's: the one-off part); the other records carry 0.
 
 Determinism: ``SeedSequence(seed).spawn(2)`` gives two generators, one initialising the
 parameters, one drawing a permutation of the training set per epoch. A checkpoint is written
@@ -48,7 +62,7 @@ from ..data import Dataset, load_dataset
 from ..losses import get_loss
 from ..modules import mlp
 from ..optim import DivergenceError, OptState, make_optimizer
-from . import metrics_log
+from . import machine, metrics_log
 from .checkpoint import fill_tree, has_checkpoint, load_checkpoint, save_checkpoint
 from .._outputs import check_output_dir
 from .config import TrainConfig
@@ -74,6 +88,8 @@ class TrainResult:
         The records of ``epochs.jsonl`` (epoch 0 first), including earlier sessions of a
         resumed run.
     out : pathlib.Path
+    warmup_seconds, compile_seconds : float
+        This session's untimed warm-up steps and the one-off part of them (module docstring).
     """
 
     config: TrainConfig
@@ -81,6 +97,8 @@ class TrainResult:
     state: OptState
     epochs: list
     out: Path
+    warmup_seconds: float = 0.0
+    compile_seconds: float = 0.0
 
 
 def train(config: TrainConfig, out, *, dataset: Dataset | None = None, resume: bool = False,
@@ -160,17 +178,22 @@ class _Run:
         self.n = len(dataset.y_train)
         self.steps_per_epoch = steps_per_epoch(self.n, config)
         self.logs, self._saved = {}, None
+        self.warmup = (0.0, 0.0)       # this session's (warm-up, compile) seconds
+        self._unrecorded = (0.0, 0.0)  # the part not yet written into an epoch record
 
     # -- starting -------------------------------------------------------------------------
     def start(self, state: OptState) -> None:
         self.state, self.epoch, self.elapsed, self.first_loss = state, 0, 0.0, None
+        self.cpu_elapsed = 0.0
         self.logs = {name: MetricsLog(self.out / name, fresh=True) for name in METRICS_FILES}
         test_loss, test_acc = self._evaluate(self.data.X_test, self.data.y_test)
         self.logs["evals.jsonl"].append(self._eval_record(test_loss, test_acc))
         train_loss, _ = self._evaluate(self.data.X_train, self.data.y_train)
         self.logs["epochs.jsonl"].append(
             {"epoch": 0, "step": 0, "epoch_loss": None, "train_loss": train_loss,
-             "test_loss": test_loss, "test_accuracy": test_acc, "seconds": 0.0, "time": 0.0})
+             "test_loss": test_loss, "test_accuracy": test_acc, "seconds": 0.0,
+             "cpu_seconds": 0.0, "time": 0.0, "cpu_time": 0.0, "other_cores": None,
+             "warmup_seconds": 0.0, "compile_seconds": 0.0})
         self._save()
 
     def restore(self, checkpoint) -> None:
@@ -181,6 +204,7 @@ class _Run:
         self.state = OptState(int(meta["step"]), template.params, slots)
         self.rng.bit_generator.state = meta["shuffle_rng"]
         self.epoch, self.elapsed = int(meta["epoch"]), float(meta["elapsed"])
+        self.cpu_elapsed = float(meta["cpu_elapsed"])
         self.first_loss = meta["first_loss"]
         self._saved = (self.epoch, self.state.step)
         for name in METRICS_FILES:
@@ -195,6 +219,8 @@ class _Run:
                 self.start(start)
             else:
                 self.restore(start)
+            if self.epoch < self.config.epochs:
+                self.warmup = self._unrecorded = self._warm_up()
             while self.epoch < self.config.epochs:
                 self._epoch()
         except KeyboardInterrupt:
@@ -208,7 +234,25 @@ class _Run:
                 log.close()
         epochs = metrics_log.read_records(self.out / "epochs.jsonl")
         return TrainResult(self.config, self.optimizer.params(self.state), self.state, epochs,
-                           self.out)
+                           self.out, *self.warmup)
+
+    def _warm_up(self) -> tuple[float, float]:
+        """Untimed, discarded steps on the first batch (module docstring); returns
+        ``(seconds of all of them, first step's seconds minus the second's)``."""
+        cfg, data = self.config, self.data
+        sizes = [min(cfg.batch_size, self.n)] * 2
+        last = self.n - (self.steps_per_epoch - 1) * cfg.batch_size
+        if 0 < last < sizes[0]:
+            sizes.append(last)
+        times = []
+        for size in sizes:
+            t0 = time.perf_counter()
+            try:
+                self.optimizer.update(self.state, data.X_train[:size], data.y_train[:size])
+            except DivergenceError:
+                pass                              # the timed step will stop the run
+            times.append(time.perf_counter() - t0)
+        return sum(times), max(times[0] - times[1], 0.0)
 
     def _epoch(self) -> None:
         cfg, data = self.config, self.data
@@ -216,22 +260,25 @@ class _Run:
         order = self.rng.permutation(self.n)
         bar = ProgressBar(self.steps_per_epoch, label=f"{self.label} epoch {epoch}/{cfg.epochs}",
                           enabled=self.progress)
-        losses, seconds = [], 0.0
+        losses, seconds, cpu_seconds = [], 0.0, 0.0
+        started = machine.sample()
         try:
             for i in range(self.steps_per_epoch):
                 start = i * cfg.batch_size
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 idx = order[start:start + cfg.batch_size]
                 step = self.state.step
                 self.state, info = self.optimizer.update(self.state, data.X_train[idx],
                                                          data.y_train[idx])
                 seconds += time.perf_counter() - t0
+                cpu_seconds += time.process_time() - c0
                 loss = float(info["loss"])
                 self._check_explosion(loss, step)
                 losses.append(loss)
                 self.logs["steps.jsonl"].append(
                     {"step": step + 1, "epoch": epoch, "loss": loss,
-                     "time": self.elapsed + seconds, **metrics_log.numeric_items(info)})
+                     "time": self.elapsed + seconds, "cpu_time": self.cpu_elapsed + cpu_seconds,
+                     **metrics_log.numeric_items(info)})
                 bar.update(i + 1, loss=float(np.mean(losses)))
                 last = i + 1 == self.steps_per_epoch
                 if cfg.eval_every and self.state.step % cfg.eval_every == 0 and not last:
@@ -240,14 +287,19 @@ class _Run:
                                           time_=self.elapsed + seconds))
         finally:
             bar.close()
+        load = machine.between(started, machine.sample())
         self.elapsed += seconds
+        self.cpu_elapsed += cpu_seconds
         self.epoch = epoch
         test_loss, test_acc = self._evaluate(data.X_test, data.y_test)
         train_loss, _ = self._evaluate(data.X_train, data.y_train)
         self.logs["evals.jsonl"].append(self._eval_record(test_loss, test_acc))
+        (warmup, compile_), self._unrecorded = self._unrecorded, (0.0, 0.0)
         record = {"epoch": epoch, "step": self.state.step, "epoch_loss": float(np.mean(losses)),
                   "train_loss": train_loss, "test_loss": test_loss, "test_accuracy": test_acc,
-                  "seconds": seconds, "time": self.elapsed}
+                  "seconds": seconds, "cpu_seconds": cpu_seconds, "time": self.elapsed,
+                  "cpu_time": self.cpu_elapsed, "other_cores": load["other_cores"],
+                  "warmup_seconds": warmup, "compile_seconds": compile_}
         self.logs["epochs.jsonl"].append(record)
         self._save()
         if not self.quiet:
@@ -290,7 +342,8 @@ class _Run:
 
     def _save(self) -> None:
         meta = {"config": self.config.to_dict(), "epoch": self.epoch, "step": self.state.step,
-                "elapsed": self.elapsed, "first_loss": self.first_loss,
+                "elapsed": self.elapsed, "cpu_elapsed": self.cpu_elapsed,
+                "first_loss": self.first_loss,
                 "shuffle_rng": self.rng.bit_generator.state,
                 "optimizer": {"name": self.config.optimizer,
                               "hyperparameters": _jsonable(self.optimizer.hyperparameters())},

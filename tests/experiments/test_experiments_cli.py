@@ -97,6 +97,13 @@ def test_data_fetch_shows_progress_and_uses_the_default_folder(monkeypatch, tmp_
     assert "1 verified files in" in capsys.readouterr().out
 
 
+def test_train_prints_wall_cpu_and_warm_up_times(use_tiny_data, tmp_path, capsys):
+    assert main(["train", "--optimizer", "riemannian", "--widths", "4", "--batch-size", "16",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "s training (" in out and "s CPU; warm-up" in out and "one-off compilation" in out
+
+
 def test_an_edited_checkpoint_is_refused_on_resume(use_tiny_data, tmp_path, capsys):
     out = str(tmp_path / "run")
     assert main(["train", "--optimizer", "sgd", "--widths", "4", "--batch-size", "16",

@@ -62,3 +62,33 @@ def test_drop_last_skips_the_short_batch(tmp_path, config, drop_last, steps):
     data = make_tiny_dataset(n_train=50)                 # 3 batches of 16 and one of 2
     result = train(config(epochs=1, drop_last=drop_last), tmp_path, dataset=data, quiet=True)
     assert result.state.step == steps
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "riemannian"])
+def test_warm_up_steps_leave_the_run_unchanged(tmp_path, tiny_data, config, optimizer,
+                                               monkeypatch):
+    from refimpl.experiments.training import _Run
+    warm = train(config(optimizer, epochs=1), tmp_path / "a", dataset=tiny_data, quiet=True)
+    monkeypatch.setattr(_Run, "_warm_up", lambda self: (0.0, 0.0))
+    cold = train(config(optimizer, epochs=1), tmp_path / "b", dataset=tiny_data, quiet=True)
+    assert _same_trees(warm.params, cold.params) and _same_trees(warm.state.slots,
+                                                                 cold.state.slots)
+    assert warm.warmup_seconds > 0 and cold.warmup_seconds == 0
+
+
+def test_metrics_record_cpu_time_warm_up_and_load(tmp_path, tiny_data, config):
+    train(config("riemannian", epochs=2), tmp_path, dataset=tiny_data, quiet=True)
+    resumed = train(config("riemannian", epochs=3), tmp_path, dataset=tiny_data, resume=True,
+                    quiet=True)
+    steps = read_records(tmp_path / "steps.jsonl")
+    epochs = read_records(tmp_path / "epochs.jsonl")
+    cpu = [s["cpu_time"] for s in steps]
+    assert all(b > a for a, b in zip(cpu, cpu[1:]))               # cumulative, across resume
+    assert all(s["time"] > 0 for s in steps)
+    for e in epochs:
+        assert {"seconds", "cpu_seconds", "time", "cpu_time", "other_cores",
+                "warmup_seconds", "compile_seconds"} <= set(e)
+    assert [e["warmup_seconds"] > 0 for e in epochs] == [False, True, False, True]
+    assert epochs[-1]["cpu_time"] == pytest.approx(sum(e["cpu_seconds"] for e in epochs))
+    assert epochs[3]["warmup_seconds"] == resumed.warmup_seconds >= resumed.compile_seconds
+    assert all(e["other_cores"] is None or e["other_cores"] >= 0 for e in epochs[1:])
