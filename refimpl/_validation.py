@@ -103,7 +103,14 @@ def as_real_scalar(value, name: str) -> float:
         if value.ndim != 0:
             raise TypeError(f"{name} must be a real number (a scalar or a 0-d array), got an "
                             f"array of shape {value.shape}")
-        _check_dtype(value.dtype, name)
+        kind = "0-d array" if isinstance(value, np.ndarray) else "NumPy scalar"
+        if value.dtype.kind == "f" and np.finfo(value.dtype).nmant > _FLOAT64_MANTISSA:
+            raise TypeError(f"{name} is a {kind} of dtype {value.dtype} (extended precision); "
+                            "refimpl computes in float64 and would round it silently: convert "
+                            f"explicitly (float({name})) to accept the rounding")
+        if value.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be a real number, got a {kind} of dtype "
+                            f"{value.dtype}")
         if value.dtype.kind in "iu" and abs(int(value)) > _EXACT_INT:
             raise ValueError(f"{name} is {int(value)}, beyond 2**53, which float64 cannot "
                              "represent exactly")

@@ -55,7 +55,9 @@ def test_scalars_may_be_numpy_scalars_or_0d_arrays(value):
 @pytest.mark.parametrize("value, error, message", [
     (True, TypeError, "mu must be a positive real number, got True"),
     (np.bool_(True), TypeError, "mu must be a positive real number"),
-    (np.array(True), TypeError, "mu has dtype bool"),
+    (np.array(True), TypeError, "mu must be a real number, got a 0-d array of dtype bool"),
+    (np.array("x"), TypeError, "mu must be a real number, got a 0-d array of dtype <U1"),
+    (np.complex128(1j), TypeError, "got a NumPy scalar of dtype complex128"),
     (np.array([0.5]), TypeError, "mu must be a positive real number"),
     (1 + 1j, TypeError, "mu must be a real number"),
     ("0.5", TypeError, "mu must be a positive real number"),
