@@ -16,8 +16,8 @@ intervals shorter than a second or so are noisy. In a container limited by CPU q
 than by a CPU set, other containers on the same CPUs count as "other processes" too — which
 is right, since they compete for the same cores.
 
-Example
--------
+Examples
+--------
 >>> start = sample()
 >>> usage = between(start, sample())
 >>> sorted(usage)
