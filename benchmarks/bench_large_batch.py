@@ -79,7 +79,10 @@ def run(S, mass, method, memory="none"):
     proc = subprocess.run([sys.executable, "-c", WORKER, str(S), str(mass), method, memory],
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        return {"S": S, "method": method, "error": proc.stderr.strip().splitlines()[-1]}
+        lines = proc.stderr.strip().splitlines()
+        return {"S": S, "method": method, "error": lines[-1] if lines else
+                f"the process ended with status {proc.returncode} (a negative status is the "
+                "signal that killed it, e.g. -9 by the kernel's out-of-memory killer)"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
