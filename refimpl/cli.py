@@ -24,7 +24,7 @@ from . import __version__
 
 COMMAND_MODULES = (
     "refimpl.experiments._cli",       # train, reproduce, data fetch
-    "refimpl.dynamics._cli",          # stability
+    "refimpl.experiments._stability_cli",  # stability
     "refimpl.oracle._cli",            # oracle export
 )
 

@@ -122,7 +122,7 @@ def test_an_output_path_that_is_a_file_fails_before_any_work(argv, tmp_path, mon
                          (refimpl.experiments.reproduction, "load_dataset"),
                          (refimpl.data, "fetch")):
         monkeypatch.setattr(module, name, no_work)
-    monkeypatch.setattr("refimpl.dynamics.stability_experiment.run_stability", no_work)
+    monkeypatch.setattr("refimpl.experiments.stability.run_stability", no_work)
     monkeypatch.setattr("refimpl.oracle.golden.build_case", no_work)
     file = tmp_path / "file"
     file.write_text("mine")

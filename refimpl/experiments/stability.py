@@ -5,11 +5,11 @@ flow ``ẇ = −G⁻¹∇R`` (full batch, MSE, identity output metric, integrate
 ``scipy.integrate.solve_ivp``, DOP853, ``rtol=1e-8``, ``atol=1e-10``) once on ``D`` and once
 on ``D'`` (sample ``index`` replaced). On a time grid we record the output gap
 ``‖Y_D(w(t)) − Y_D(w'(t))‖`` (stacked over ``D``), the parameter gap ``‖w(t) − w'(t)‖``, the
-pointwise constants ``κ, L, ξ`` at both ``w(t)`` and ``w'(t)`` (:func:`~.stability.constants_at`),
-the disturbance ``‖d(w'(t))‖`` (:func:`~.stability.disturbance`) and the bound with the
+pointwise constants ``κ, L, ξ`` at both ``w(t)`` and ``w'(t)`` (:func:`~refimpl.dynamics.stability.constants_at`),
+the disturbance ``‖d(w'(t))‖`` (:func:`~refimpl.dynamics.stability.disturbance`) and the bound with the
 constants' running worst case. Beside the paper's bound, the a-posteriori bound of
-Theorem 3′ (:func:`~.stability.posterior_bound`): its forcing ``‖J_D G_D⁻¹‖₂ ‖v‖ + ‖q‖``
-(:func:`~.stability.disturbance_factors`, :func:`~.stability.kernel_drift`) and its rate
+Theorem 3′ (:func:`~refimpl.dynamics.stability.posterior_bound`): its forcing ``‖J_D G_D⁻¹‖₂ ‖v‖ + ‖q‖``
+(:func:`~refimpl.dynamics.stability.disturbance_factors`, :func:`~refimpl.dynamics.stability.kernel_drift`) and its rate
 ``ξ' = λ_min(Θ_D(w'))/n`` measured at every grid time; ``posterior_bound_d`` is the same
 recursion driven by the measured ``‖d‖ + ‖q‖`` (the tightest this argument gives). ``κ``,
 ``L``, ``ξ`` and the a-posteriori terms are measured on the grid, not on the continuum
@@ -23,7 +23,7 @@ rows of one stream) and the replacement sample is the same for every ``n``.
 
 Defaults (:func:`default_config`): ``linear`` — one ``Linear(256, 2)`` (514 parameters), where
 ``J`` and ``Θ`` are constant and the theory is exact; ``Θ`` is positive definite because
-``n ≤ d + 1`` (see :mod:`~.ntk`), and ``μ = 1e-4`` keeps ``ξ`` near 1 for every ``n`` (the mass
+``n ≤ d + 1`` (see :mod:`refimpl.dynamics.ntk`), and ``μ = 1e-4`` keeps ``ξ`` near 1 for every ``n`` (the mass
 is small against the pull-back, ``μ ≪ λ_min([A,1][A,1]ᵀ)/n``), so the bound's ``n^{−1/2}``
 is visible. ``mlp`` — ``16 → 32 → 2`` tanh (610 parameters ≥ ``nk = 256``), inputs with unit
 variance per coordinate; there the contraction argument is a statement about measured constants
@@ -46,9 +46,9 @@ from .. import tree
 from .._outputs import check_output_dir
 from ..metric import build_metric
 from ..modules import Linear, mlp
-from .stability import (METRIC_MODES, _natural_gradients, constants_at, disturbance,
-                        disturbance_factors, gap_bound_from_disturbance, kernel_drift,
-                        posterior_bound, replace_sample, worst_case)
+from ..dynamics.stability import (METRIC_MODES, _natural_gradients, constants_at, disturbance,
+                                  disturbance_factors, gap_bound_from_disturbance,
+                                  kernel_drift, posterior_bound, replace_sample, worst_case)
 
 __all__ = ["StabilityConfig", "default_config", "synthetic_regression", "build_model",
            "riemannian_flow", "run_stability", "write_results", "format_table", "MODELS"]

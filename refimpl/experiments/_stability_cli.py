@@ -1,6 +1,6 @@
 """``refimpl stability``: Theorem 3's bound beside training on ``D`` and ``D'`` (:ref:`math §7 <math-7>`).
 
-Registered by :mod:`refimpl.cli`. Runs :func:`~.stability_experiment.run_stability` for the
+Registered by :mod:`refimpl.cli`. Runs :func:`~refimpl.experiments.stability.run_stability` for the
 linear model (theory exact), the tanh MLP, or both (default), prints the per-``n`` table with
 any violation of the bound (the paper's and the a-posteriori Theorem 3′) spelled out, and
 writes ``stability.json``, ``stability_timeseries.csv`` and the plots to ``--out`` (checked
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from ..cli import int_at_least, nonnegative_float, nonnegative_int, positive_float, positive_int
-from .stability import METRIC_MODES
+from ..dynamics.stability import METRIC_MODES
 
 DEFAULT_OUT = "out/stability"
 
@@ -73,7 +73,7 @@ def parse_ns(text: str) -> tuple:
 
 def run(args) -> int:
     from .._outputs import check_output_dir
-    from .stability_experiment import default_config, format_table, run_stability, write_results
+    from .stability import default_config, format_table, run_stability, write_results
 
     check_output_dir(args.out, "--out")
     overrides = {name: getattr(args, name) for name in
