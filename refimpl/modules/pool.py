@@ -16,15 +16,16 @@ kernel) and padding ``(ph, pw)`` on both sides, output position ``(u, v)`` reads
   mean (PyTorch's default ``count_include_pad=True``). Linear; its adjoint spreads
   ``ȳ/(kh·kw)`` over each window.
 
-No parameters. Every operation is a loop over the ``kh·kw`` kernel offsets of vectorised
-strided views.
+No parameters. Max-pooling selects and routes in one pass each (Numba kernels with NumPy
+twins, :mod:`refimpl.modules._pool_kernels`); average pooling is a loop over the ``kh·kw``
+kernel offsets of vectorised strided views.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..spaces import Shape, describe
-from . import _patches
+from . import _patches, _pool_kernels
 from .base import Module
 
 
@@ -104,29 +105,21 @@ class MaxPool2d(_Pool2d):
     who = "MaxPool2d"
 
     def _forward(self, params, x):
-        xp = _patches.pad(x, self.padding, -np.inf)
-        offsets = self._offsets()
-        y = np.array(self._view(xp, *offsets[0]))
-        arg = np.zeros(y.shape, dtype=np.int16 if len(offsets) < 2 ** 15 else np.int64)
-        for k, (i, j) in enumerate(offsets[1:], start=1):
-            v = self._view(xp, i, j)
-            better = v > y                       # strict: an equal later value loses
-            np.copyto(y, v, where=better)
-            arg[better] = k
-        return y, arg                            # cache: the selected offset per output
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        y, arg = _pool_kernels.max_pool_forward(x, kh, kw, sh, sw, ph, pw, *self.out_size)
+        return y, arg                 # cache: the flat index h·W + w of each selected input
 
     def _jvp(self, params, arg, dx, dparams):
         if dx is None:
             return np.zeros(arg.shape)
-        dxp = _patches.pad(dx, self.padding)
-        dy = np.zeros(arg.shape)
-        for k, (i, j) in enumerate(self._offsets()):
-            dy += np.where(arg == k, self._view(dxp, i, j), 0.0)
-        return dy
+        N, C = arg.shape[:2]
+        return np.take_along_axis(dx.reshape(N, C, -1), arg.reshape(N, C, -1),
+                                  axis=2).reshape(arg.shape)
 
     def _vjp_lead(self, arg, values, lead):
-        a = arg if lead == 1 else arg[:, None]
-        return self._spread(values, lambda k, v: np.where(a == k, v, 0.0))
+        v = np.ascontiguousarray(values if lead == 2 else values[:, None])
+        out = _pool_kernels.max_pool_scatter(v, arg, *self.size)
+        return out if lead == 2 else out[:, 0]
 
     def _jacobian(self, params, x):
         # from the definition: np.argmax over each window's row-major ravel (first maximum)
