@@ -143,12 +143,13 @@ class Conv2d(Module):
         Yt = np.swapaxes(Y.reshape(N, self.out_channels, P), 0, 1).reshape(
             self.out_channels, N * P)                                     # (C_out, N·P)
         buf = _patches.padded_zeros((self.in_channels, N), self.size, self.padding)
+        T = np.empty((self.in_channels, N * P))                          # reused per offset
+        T4 = T.reshape((self.in_channels, N) + self.out_size)
         kh, kw = self.kernel
         for i in range(kh):
             for j in range(kw):
-                T = W[:, :, i, j].T @ Yt                                  # (C_in, N·P)
-                _patches.scatter_add(buf, T.reshape((self.in_channels, N) + self.out_size),
-                                     i, j, self.stride, self.out_size)
+                np.matmul(W[:, :, i, j].T, Yt, out=T)
+                _patches.scatter_add(buf, T4, i, j, self.stride, self.out_size)
         return np.ascontiguousarray(np.swapaxes(_patches.crop(buf, self.size, self.padding),
                                                 0, 1))
 
