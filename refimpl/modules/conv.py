@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..linalg import gram_lower
 from ..spaces import Shape
 from . import _patches
 from .base import Module
-from .blocks import Block
+from .blocks import Block, BlockCost
 
 #: the positions path of the Gram is done in chunks of samples whose temporaries stay below
 #: this many bytes
@@ -210,13 +211,6 @@ class Conv2d(Module):
                 f"{describe(self.out_space)})")
 
 
-def _inverse_mass(mass, shapes) -> dict:
-    """``M⁻¹`` per leaf: a float (scalar mass) or an array shaped like the leaf."""
-    if isinstance(mass, dict):
-        return {k: 1.0 / np.asarray(mass[k], dtype=np.float64) for k in shapes}
-    return {k: 1.0 / float(mass) for k in shapes}
-
-
 class ConvBlock(Block):
     """Blocks of :class:`Conv2d`: ``B_s[j] = (R_s[j] U_s, R_s[j] 1)`` (SPEC §4, Remark 4).
 
@@ -225,22 +219,30 @@ class ConvBlock(Block):
     matrix ``R_s[j] U_s`` (flattened in C order it is ``vec W``'s row of ``B_s``) and the bias
     part ``R_s[j] 1`` (``C_out``).
 
-    The metric's inner matrix (SPEC §4) ``[B_s M⁻¹ B_tᵀ]_{(s,j),(t,i)}`` is, for a mass that
-    is scalar on each leaf (``μ_W``, ``μ_b``),
+    The inner matrix (SPEC §4) ``[B_s M⁻¹ B_tᵀ]_{(s,j),(t,i)}`` is, for a mass that is one
+    scalar on each leaf (``μ_W``, ``μ_b``),
 
         ⟨R_s[j] U_s, R_t[i] U_t⟩_F / μ_W + (R_s[j] 1)·(R_t[i] 1) / μ_b
           = Σ_o Σ_{p,q} R_s[j][o,p] (U_s U_tᵀ)[p,q] R_t[i][o,q] / μ_W + …
 
-    and :meth:`gram` forms it by the cheaper of two exact routes (``cost`` counts both):
+    and :meth:`inner_matrix` forms it (lower triangle) by the cheaper of two exact formulas,
+    counted in :meth:`formula_flops` (``q = S·r``, ``n = C_out·K``):
 
-    - ``"conv-materialise"``: the rows ``B_s[j]`` formed (``2 S r C_out P K`` flops) and their
-      Gram ``B̃ B̃ᵀ`` (``(S r)² n`` for the lower triangle); any diagonal mass;
-    - ``"conv-positions"``: the Gram of all patches ``Z = [U_s U_tᵀ]`` (``(S P)² K``) contracted
-      with the factor rows on both sides (``S² P² r C_out + S² r² C_out P``), never forming
-      ``B̃``; wins when there are few output positions ``P`` and many parameters ``n``
-      (late layers after pooling); scalar mass per leaf.
+    ====================  ======================================================  ==========
+    formula               how                                                     flops
+    ====================  ======================================================  ==========
+    ``conv-materialise``  the rows ``B_s[j]`` formed, then their Gram ``B̃ B̃ᵀ``;    ``2 q C_out
+                          any diagonal mass                                       P K + q² n``
+    ``conv-positions``    the Gram of all patches ``Z = [U_s U_tᵀ]`` contracted    ``(S P)² K
+                          with the factor rows on both sides, ``B̃`` never         + S² P² r
+                          formed; wins with few output positions ``P`` and many    C_out + S² r²
+                          weights (late layers after pooling); scalar mass per    C_out P``
+                          leaf
+    ====================  ======================================================  ==========
 
-    The bias term is always the Gram of the ``(S r) × C_out`` row sums of ``R``.
+    The bias term is always the Gram of the ``(S r) × C_out`` row sums ``R_s[j] 1``. The
+    products ``K x`` of refinement and conjugate gradients go through :meth:`apply_T` and
+    :meth:`apply` (the protocol's default, about ``4 S C_out P K`` flops per column).
 
     Parameters
     ----------
@@ -296,56 +298,50 @@ class ConvBlock(Block):
             out["b"] = Ybar.sum(axis=1)
         return out
 
-    # -- the inner matrix K = I + scale · [B_s M⁻¹ B_tᵀ] ----------------------------------------
+    # -- metric algebra under a mass --------------------------------------------------------------
     def _scalar_inverse(self, mass):
-        """``(1/μ_W, 1/μ_b)`` if the mass is one scalar per leaf, else ``None``."""
-        inv = _inverse_mass(mass, self.shapes)
-        if all(np.ndim(v) == 0 for v in inv.values()):
-            return float(inv["W"]), float(inv.get("b", 0.0))
-        flat = {k: np.ravel(v) for k, v in inv.items()}
-        if all(np.all(v == v[0]) for v in flat.values()):
-            return float(flat["W"][0]), float(flat["b"][0]) if self.bias else 0.0
+        """``(1/μ_W, 1/μ_b)`` if the mass is one scalar on each leaf, else ``None``."""
+        if mass.scalar is not None:
+            return 1.0 / mass.scalar, 1.0 / mass.scalar
+        inv = {k: np.ravel(mass.inverse(k)) for k in self.shapes}
+        if all(np.all(v == v[0]) for v in inv.values()):
+            return float(inv["W"][0]), float(inv["b"][0]) if self.bias else 0.0
         return None
 
-    def gram_flops(self) -> dict:
-        """Flops of the two routes of :meth:`gram` (lower triangle)."""
+    def formula_flops(self) -> dict:
+        """Flops of the two formulas of :meth:`inner_matrix` (lower triangle)."""
         S, r, Co, P, K = self.S, self.r, self.C_out, self.P, self.K
-        n = Co * K
-        return {"conv-materialise": 2.0 * S * r * Co * P * K + (S * r) ** 2 * n,
+        return {"conv-materialise": 2.0 * S * r * Co * P * K + (S * r) ** 2 * Co * K,
                 "conv-positions": (S * P) ** 2 * K + S * S * P * P * r * Co
                                   + S * S * r * r * Co * P}
 
-    def gram_path(self, mass) -> str:
-        """The route :meth:`gram` takes for ``mass`` (see the class docstring)."""
+    def formula(self, mass) -> str:
         if self._scalar_inverse(mass) is None:
             return "conv-materialise"
-        flops = self.gram_flops()
+        flops = self.formula_flops()
         return min(flops, key=flops.get)
 
-    def gram(self, mass, scale: float, dtype=np.float64) -> np.ndarray:
-        """``K = I + scale · [B_s M⁻¹ B_tᵀ]``, ``(S·r, S·r)``, sample-major rows ``s·r + j``.
-
-        Only the lower triangle is meaningful. ``dtype=float32`` forms it in single precision
-        (the mixed-precision path; its residuals come from :meth:`gram_matvec`).
-        """
+    def inner_matrix(self, mass, scale: float, dtype=np.float64) -> np.ndarray:
+        """``K_b = I + scale · [B_s M⁻¹ B_tᵀ]``, ``(S·r, S·r)``, sample-major rows ``s·r + j``;
+        only the lower triangle is meaningful. ``dtype=float32`` forms it in single precision
+        (the mixed-precision path; its residuals come from :meth:`inner_matvec`)."""
         dtype = np.dtype(dtype)
         scalar = self._scalar_inverse(mass)
-        path = self.gram_path(mass)
-        if path == "conv-positions":
+        if self.formula(mass) == "conv-positions":
             K = self._gram_positions(scalar[0], dtype)
         else:
-            B = self._rows_W(dtype).reshape(self.S * self.r, self.C_out * self.K)
+            with np.errstate(over="ignore"):     # beyond float32: the refined solver falls back
+                B = self._rows_W(dtype).reshape(self.S * self.r, self.C_out * self.K)
             if scalar is not None:
-                K = B @ B.T
+                K = gram_lower(B)
                 K *= dtype.type(scalar[0])
             else:
-                inv = _inverse_mass(mass, self.shapes)
-                d = np.broadcast_to(inv["W"], self.weight_shape).reshape(1, -1).astype(dtype)
-                K = (B * d) @ B.T
+                d = np.broadcast_to(mass.inverse("W"), self.weight_shape).reshape(1, -1)
+                K = (B * d.astype(dtype)) @ B.T
         if self.bias:
             Rb = self.R.sum(axis=3).reshape(self.S * self.r, self.C_out).astype(dtype)
             inv_b = scalar[1] if scalar is not None else \
-                np.broadcast_to(_inverse_mass(mass, self.shapes)["b"], (self.C_out,))
+                np.broadcast_to(mass.inverse("b"), (self.C_out,))
             K += (Rb * np.asarray(inv_b, dtype=dtype)) @ Rb.T
         K *= dtype.type(scale)
         K[np.diag_indices(self.S * self.r)] += 1.0
@@ -360,8 +356,7 @@ class ConvBlock(Block):
         Rq = np.ascontiguousarray(R.transpose(0, 3, 1, 2)).reshape(S, P, r * Co)  # [t,q,(i,o)]
         Rs = R.reshape(S, r, Co * P)                                             # [s,j,(o,p)]
         out = np.zeros((S * r, S * r), dtype=dtype)
-        per_t = S * P * (P + 2 * r * Co) * dtype.itemsize
-        tc = max(1, min(S, CHUNK_BYTES // max(per_t, 1)))
+        tc = self._positions_chunk(dtype.itemsize)
         for t0 in range(0, S, tc):
             t1 = min(S, t0 + tc)
             n_s, n_t = S - t0, t1 - t0
@@ -375,40 +370,34 @@ class ConvBlock(Block):
         out *= dtype.type(inv_W)
         return out
 
-    def gram_matvec(self, mass, scale: float):
-        """``x ↦ K x`` (``x`` of shape ``(S·r, k)``) without forming ``K``:
-        ``K x = x + scale · B̃ (M⁻¹ (B̃ᵀ x))`` by :meth:`apply_T` and :meth:`apply`
-        (about ``4 S C_out P K`` flops per column)."""
-        inv = _inverse_mass(mass, self.shapes)
+    def _positions_chunk(self, itemsize: int) -> int:
+        """Columns ``t`` per chunk of :meth:`_gram_positions` (``Z`` and two copies of ``T``)."""
+        per_t = self.S * self.P * (self.P + 2 * self.r * self.C_out) * itemsize
+        return max(1, min(self.S, CHUNK_BYTES // max(per_t, 1)))
 
-        def matvec(x):
-            x = np.asarray(x, dtype=np.float64)
-            cols = x.reshape(self.S * self.r, -1)
-            out = np.empty_like(cols)
-            for c in range(cols.shape[1]):
-                g = self.apply_T(cols[:, c].reshape(self.S, self.r))
-                g = {k: g[k] * inv[k] for k in g}
-                out[:, c] = cols[:, c] + scale * self.apply(g).ravel()
-            return out.reshape(x.shape)
-
-        return matvec
-
-    def sample_gram(self) -> np.ndarray:
-        """``B_s B_sᵀ`` per sample, ``(S, r, r)``."""
+    def sample_gram(self, mass=None) -> np.ndarray:
+        """``B_s M⁻¹ B_sᵀ`` per sample, ``(S, r, r)`` (``M = I`` when ``mass`` is None)."""
         BW = self._rows_W().reshape(self.S, self.r, -1)
-        G = np.matmul(BW, np.swapaxes(BW, 1, 2))
+        Rb = self.R.sum(axis=3)
+        if mass is None:
+            inv_W, inv_b = 1.0, 1.0
+        else:
+            inv_W = np.broadcast_to(mass.inverse("W"), self.weight_shape).reshape(-1)
+            inv_b = mass.inverse("b") if self.bias else 0.0
+        G = np.matmul(BW * inv_W, np.swapaxes(BW, 1, 2))
         if self.bias:
-            Rb = self.R.sum(axis=3)
-            G += np.matmul(Rb, np.swapaxes(Rb, 1, 2))
+            G += np.matmul(Rb * inv_b, np.swapaxes(Rb, 1, 2))
         return G
 
     def kfac_factors(self):
-        """KFC's Kronecker factors (Grosse & Martens 2016) of ``(1/S) Σ_s B_sᵀ B_s``:
-        ``A = (1/(S·P)) Σ_{s,p} ã_{s,p} ã_{s,p}ᵀ`` (patch vectors ``ã = (u, 1)`` with the bias
-        as the homogeneous coordinate: ``(K+1) × (K+1)``, or ``K × K`` without bias) and
-        ``G = (1/S) Σ_{s,j,p} R_s[j][:,p] R_s[j][:,p]ᵀ`` (``C_out × C_out``), so that
-        ``G ⊗ A`` approximates the block of ``[W₂ | b]`` (row-major, ``C_out × (K+1)``);
-        the factor ``P`` sits in ``G``. Exact when ``P = 1``."""
+        """KFC's Kronecker factors (Grosse & Martens 2016) with ``(1/S) Σ_s B_sᵀ B_s ≈ G ⊗ A``
+        on ``[W₂ | b]`` (``C_out × (K+1)``, row-major; :meth:`Block.kfac_factors`):
+        ``A = (1/(S·P)) Σ_{s,p} ã_{s,p} ã_{s,p}ᵀ`` over samples *and* output positions, with
+        ``ã = (u, 1)`` the patch and the bias's homogeneous coordinate (``K × K`` without a
+        bias), and ``G = (1/S) Σ_{s,j,p} R_s[j][:,p] R_s[j][:,p]ᵀ`` (``C_out × C_out``), which
+        carries the sum over the ``P`` positions. KFC's two assumptions (activations and
+        derivatives independent, derivatives uncorrelated across positions) make the product
+        exact; with one sample, one row and one position it is."""
         S, P = self.S, self.P
         U = self.cols.reshape(self.K, S * P)
         if self.bias:
@@ -417,18 +406,17 @@ class ConvBlock(Block):
         Rt = np.moveaxis(self.R, 2, 0).reshape(self.C_out, -1)
         return A, (Rt @ Rt.T) / S
 
-    def cost(self, mass) -> dict:
-        """Flops and bytes of :meth:`gram`, :meth:`gram_matvec` and :meth:`materialize`."""
+    def cost(self, mass) -> BlockCost:
         S, r, Co, P, K = self.S, self.r, self.C_out, self.P, self.K
-        m, n = S * r, self.n
-        path = self.gram_path(mass)
-        flops = self.gram_flops()[path] + (2.0 * m * m * Co if self.bias else 0.0)
-        if path == "conv-positions":
-            tmp = min(S, max(1, CHUNK_BYTES // max(S * P * (P + 2 * r * Co) * 8, 1))) \
-                * S * P * (P + 2 * r * Co) * 8
+        q, n, B = S * r, self.n, 8
+        materialise = 2.0 * q * Co * P * K
+        flops = self.formula_flops()[self.formula(mass)] + (2.0 * q * q * Co if self.bias
+                                                           else 0.0)
+        if self.formula(mass) == "conv-positions":
+            work = self._positions_chunk(B) * S * P * (P + 2 * r * Co) * B
         else:
-            tmp = m * Co * K * 8
-        return {"gram": {"flops": flops, "bytes": m * m * 8 + tmp, "path": path},
-                "gram_matvec": {"flops": 4.0 * S * Co * P * K + 4.0 * m * Co * P,
-                                "bytes": (S * Co * P + n) * 8},
-                "materialize": {"flops": 2.0 * m * Co * P * K, "bytes": m * n * 8}}
+            work = q * Co * K * B
+        return BlockCost(inner_flops=flops, inner_bytes=q * q * B + work,
+                         matvec_flops=4.0 * S * Co * P * K + 4.0 * q * Co * P,
+                         matvec_bytes=(S * Co * P + n) * B,
+                         dense_flops=materialise + n * n * q, dense_bytes=(n * n + q * n) * B)

@@ -5,6 +5,7 @@ import pytest
 
 from fd import rel_err
 from refimpl import tree
+from refimpl.metric import Mass
 from refimpl.modules import Conv2d, ConvBlock, Flatten, Linear, Sequential
 
 EPS = np.finfo(np.float64).eps
@@ -38,12 +39,6 @@ def block_case(name, rng):
     return conv, conv.param_blocks(params, cols, R), R.reshape(S, r, -1) @ Jw
 
 
-def inverse_mass_vector(mass, shapes):
-    return np.concatenate([np.broadcast_to(1.0 / np.asarray(mass[k] if isinstance(mass, dict)
-                                                             else mass), s).ravel()
-                           for k, s in shapes.items()])
-
-
 def test_forward_is_the_cross_correlation_of_its_definition(rng):
     conv = Conv2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 1), input_size=(5, 4))
     params = conv.init(rng)
@@ -68,6 +63,9 @@ def test_block_materialises_R_times_the_jacobian_and_its_products_are_adjoint(na
     assert rel_err(block.apply(v), B @ tree.flatten(v)) < 100 * EPS
     assert rel_err(tree.flatten(block.apply_T(C)), np.einsum("srn,sr->n", B, C)) < 100 * EPS
     assert rel_err(block.sample_gram(), B @ np.swapaxes(B, 1, 2)) < 100 * EPS
+    m = Mass.parse({k: rng.uniform(0.1, 10.0, s) for k, s in block.shapes.items()}, block.shapes)
+    Bm = B * m.flat_inverse(block.shapes)
+    assert rel_err(block.sample_gram(m), Bm @ np.swapaxes(B, 1, 2)) < 100 * EPS
 
 
 @pytest.mark.parametrize("mass_kind", list(MASSES))
@@ -77,38 +75,40 @@ def test_gram_equals_the_dense_inner_matrix_by_every_route(name, mass_kind, rng)
     tolerance is rounding in sums of n terms of size max|B|²/min M."""
     _, block, B = block_case(name, rng)
     S, r, n = B.shape
-    mass = MASSES[mass_kind](block.shapes, rng)
-    inv = inverse_mass_vector(mass, block.shapes)
+    mass = Mass.parse(MASSES[mass_kind](block.shapes, rng), block.shapes)
+    inv = mass.flat_inverse(block.shapes)
     Bt = B.reshape(S * r, n)
     want = np.eye(S * r) + 0.25 * (Bt * inv) @ Bt.T
     lower = np.tril_indices(S * r)
     tol = 10 * n * EPS * 0.25 * np.max(np.abs(Bt)) ** 2 * inv.max()
     routes = ["conv-materialise"] + (["conv-positions"] if mass_kind != "per-parameter" else [])
-    assert block.gram_path(mass) in routes
+    assert block.formula(mass) in routes
     for route in routes:
-        block.gram_path = lambda mass, route=route: route     # force the route
-        got = block.gram(mass, 0.25)
+        block.formula = lambda mass, route=route: route       # force the route
+        got = block.inner_matrix(mass, 0.25)
         assert np.max(np.abs(got[lower] - want[lower])) <= tol, route
-        got32 = block.gram(mass, 0.25, dtype=np.float32)
+        got32 = block.inner_matrix(mass, 0.25, dtype=np.float32)
         assert got32.dtype == np.float32
         assert np.max(np.abs(got32[lower] - want[lower])) <= tol / EPS * 2e-7, route
     x = rng.standard_normal((S * r, 2))
-    assert rel_err(block.gram_matvec(mass, 0.25)(x), want @ x) < 100 * n * EPS
+    assert rel_err(block.inner_matvec(mass, 0.25)(x), want @ x) < 100 * n * EPS
 
 
-def test_gram_route_follows_the_flop_count(rng):
-    """Many positions: forming B̃ is cheaper; few positions and many weights: the patch Gram."""
+def test_formula_follows_the_flop_count(rng):
+    """Many positions: forming B̃ is cheaper; few positions and many weights: the patch Gram
+    (DeepOBS 3c3d's third convolution, 6×6 positions, at batch 32)."""
     big_P = block_case("stride2_pad1", rng)[1]
-    few_P = Conv2d(96, 128, 3, padding=1, input_size=(2, 2))
-    cols = np.zeros((few_P.patch_size, 4, few_P.positions))
-    few = ConvBlock(np.zeros((4, 10, 128, 4)), cols, few_P.weight_shape, True)
-    assert big_P.gram_path(0.3) == "conv-materialise"
-    assert few.gram_path(0.3) == "conv-positions"
-    flops = few.gram_flops()
-    assert flops["conv-positions"] < flops["conv-materialise"]
-    assert few.cost(0.3)["gram"]["path"] == "conv-positions"
-    assert few.gram_path({"W": np.full(few.shapes["W"], 2.0), "b": np.ones(128)}) \
-        == "conv-positions"                                   # scalar on each leaf
+    conv3 = Conv2d(96, 128, 3, padding=1, input_size=(6, 6))
+    cols = np.zeros((conv3.patch_size, 32, conv3.positions))
+    few = ConvBlock(np.zeros((32, 10, 128, 36)), cols, conv3.weight_shape, True)
+    scalar = Mass.parse(0.3, few.shapes)
+    assert big_P.formula(scalar) == "conv-materialise"
+    assert few.formula(scalar) == "conv-positions"
+    flops = few.formula_flops()
+    assert flops["conv-positions"] < 0.5 * flops["conv-materialise"]
+    assert few.cost(scalar).inner_flops < flops["conv-materialise"]
+    per_leaf = Mass.parse({"W": np.full(few.shapes["W"], 2.0), "b": np.ones(128)}, few.shapes)
+    assert few.formula(per_leaf) == "conv-positions"          # one scalar on each leaf
 
 
 def test_kfac_factors_are_the_averages_of_their_definition(rng):
@@ -172,3 +172,29 @@ def test_bad_input_shape_names_the_image_shape(rng):
     conv = Conv2d(3, 2, 3, input_size=(8, 8))
     with pytest.raises(ValueError, match=r"\(S, 3, 8, 8\).*R\^\{3×8×8\}.*\(2, 3, 8, 7\)"):
         conv.forward(conv.init(rng), np.zeros((2, 3, 8, 7)))
+
+
+def test_auto_takes_the_primal_solve_for_a_small_layer_and_woodbury_for_a_large_one():
+    """From the blocks' cost alone (shapes of the cnn model at batch 128, r = 10): the first
+    convolution (1→16, 3×3: 160 parameters, q = S·r = 1280) is solved in the primal, the
+    second (16→32, 3×3: 4,640 parameters) through Woodbury."""
+    from refimpl.metric.plan import choose
+
+    def block(c_in, c_out, P, S=128, r=10):
+        zeros = np.broadcast_to(0.0, (S, r, c_out, P))        # shapes only: no data needed
+        return ConvBlock(zeros, np.broadcast_to(0.0, (c_in * 9, S, P)),
+                         (c_out, c_in, 3, 3), True)
+
+    for b, method in ((block(1, 16, 784), "primal"), (block(16, 32, 196), "woodbury")):
+        assert choose([b], [Mass.parse(0.1, b.shapes)], "auto", 1e12).method == method
+
+
+def test_the_step_reports_each_convolution_s_method_and_formula(rng):
+    from refimpl.optim import RiemannianSGD
+
+    net = Sequential(Conv2d(1, 2, 3, input_size=(6, 6)), Flatten((2, 4, 4)), Linear(32, 3))
+    opt = RiemannianSGD(net, "cross_entropy", lr=1.0, mass=0.5)
+    state = opt.init(net.init(rng))
+    _, info = opt.update(state, rng.standard_normal((40, 1, 6, 6)), rng.integers(0, 3, 40))
+    assert info["methods"] == {"0": "primal/dense",       # 20 parameters, S·r = 120
+                               "2": "woodbury/linear-shared-factor"}
