@@ -75,7 +75,7 @@ def gradients(architecture, params, X, targets, *, loss="mse") -> dict:
     model, tree_, X, targets, loss_obj = _prepare(architecture, params, X, targets, loss)
     st = solve(model, tree_, X, targets, loss_obj)
     return {"loss": st.risk, "grads": dict(tree.items(st.grads)),
-            "multipliers": {m: np.asarray(_at(st.module_multipliers, m))
+            "multipliers": {m: np.asarray(tree.get(st.module_multipliers, m))
                             for m in module_paths(model)}}
 
 
@@ -107,31 +107,30 @@ def metric_dense(architecture, params, X, targets, *, module=None, loss="mse",
                  output_metric="identity", mass=1.0) -> np.ndarray:
     """The explicit metric ``M + (1/S) Σ_s J_sᵀ g_out(y_s) J_s`` over a set of parameters.
 
-    ``J_s = ∂y_s/∂w`` from dense per-sample Jacobians (forward mode, one parameter direction
-    at a time) and the dense output metric — a code path independent of the factor pass and
-    the Woodbury solves, so it serves as their reference. ``module=None``: all parameters
-    (the network-scope ``G``); a module path (``"0"``): that module's layer metric ``G_m``;
-    any path prefix: the parameters below it.
+    ``J_s = ∂y_s/∂w`` from dense per-sample Jacobians (forward mode, one direction at a time;
+    :func:`refimpl.metric.dense_metric`) and the dense output metric — a code path
+    independent of the factor pass and the Woodbury solves, so it serves as their reference.
+    ``module=None``: all parameters (the network-scope ``G``); a module path (``"0"``): that
+    module's layer metric ``G_m``; any path prefix: the parameters below it.
 
     Returns
     -------
     ndarray, shape (n, n)
         In the flat parameter order.
     """
+    from ..metric import dense_metric
+
     model, tree_, X, targets, loss_obj = _prepare(architecture, params, X, targets, loss)
+    if module is not None and not isinstance(module, str):
+        raise TypeError(f"module must be None or a module path (str), got {module!r}")
     names = [n for n, _ in parameter_names(model)]
-    mask = _selection(module, names, model)
-    m = _mass(mass, model)
-    om = get_output_metric(_output_metric(output_metric))
-    y, cache = model._forward(tree_, X)
-    sizes = [int(np.prod(s)) for _, s in parameter_names(model)]
-    cols = np.concatenate([np.full(n, keep) for n, keep in zip(sizes, mask)])
-    J = _param_jacobian(model, tree_, cache, X, np.flatnonzero(cols))        # (S, k, n)
-    g = om.matrix(y, targets, loss_obj)                                      # (S, k, k)
-    G = np.einsum("skn,skj,sjm->nm", J, g, J) / X.shape[0]
-    m_flat = np.full(cols.size, m) if isinstance(m, float) else tree.flatten(m)
-    G[np.diag_indices(G.shape[0])] += m_flat[cols]
-    return G
+    if module is not None and not any(module.rstrip("/") == "" or
+                                      n.startswith(module.rstrip("/") + "/") for n in names):
+        raise ValueError(f"module {module!r} owns no parameters; module paths of this "
+                         "architecture: " + ", ".join(repr(p) for p in module_paths(model)))
+    return dense_metric(model, tree_, X, targets, loss=loss_obj,
+                        output_metric=_output_metric(output_metric), mass=_mass(mass, model),
+                        modules=None if module is None else [module.rstrip("/")])
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -158,19 +157,9 @@ def _param_tree(named, model, what: str) -> dict:
         raise ValueError(f"{what} must have exactly the architecture's parameter names "
                          f"{list(want)}" + (f"; missing {missing}" if missing else "")
                          + (f"; unexpected {extra}" if extra else ""))
-    out = {}
-    for name, shape in want.items():
-        node, keys = out, name.split("/")
-        for k in keys[:-1]:
-            node = node.setdefault(k, {})
-        node[keys[-1]] = as_float_array(named[name], f"{what}[{name!r}]", shape=shape)
-    return _with_empty_nodes(model.param_shapes(), out)
-
-
-def _with_empty_nodes(shapes: dict, t: dict) -> dict:
-    """``t`` with the (empty) subtrees of parameter-free modules, in the model's key order."""
-    return {k: _with_empty_nodes(v, t.get(k, {})) if isinstance(v, dict) else t[k]
-            for k, v in shapes.items()}
+    return tree.from_paths(model.param_shapes(),
+                           {name: as_float_array(named[name], f"{what}[{name!r}]", shape=shape)
+                            for name, shape in want.items()})
 
 
 def _mass(mass, model):
@@ -192,31 +181,3 @@ def _output_metric(output_metric):
     return output_metric
 
 
-def _selection(module, names, model) -> list:
-    if module is None:
-        return [True] * len(names)
-    if not isinstance(module, str):
-        raise TypeError(f"module must be None or a module path (str), got {module!r}")
-    prefix = module.rstrip("/")
-    mask = [prefix == "" or n.startswith(prefix + "/") for n in names]
-    if not any(mask):
-        raise ValueError(f"module {module!r} owns no parameters; module paths of this "
-                         "architecture: " + ", ".join(repr(p) for p in module_paths(model)))
-    return mask
-
-
-def _at(t, path):
-    for key in filter(None, path.split("/")):
-        t = t[key]
-    return t
-
-
-def _param_jacobian(model, params, cache, X, columns) -> np.ndarray:
-    """``∂y_s/∂w_i`` for the flat parameter indices ``columns``, one JVP each."""
-    S, n = X.shape[0], tree.size(params)
-    J = np.empty((S, model.out_space, len(columns)))
-    for c, i in enumerate(columns):
-        e = np.zeros(n)
-        e[i] = 1.0
-        J[:, :, c] = model._jvp(params, cache, None, tree.unflatten(params, e))
-    return J

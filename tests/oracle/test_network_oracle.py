@@ -70,7 +70,8 @@ def test_the_layer_metric_is_the_diagonal_block_of_the_network_metric(rng):
     start = 0
     for m in module_paths(model):
         Gm = oracle.metric_dense(arch, params, X, t, module=m, **kw)
-        assert np.array_equal(Gm, G[start:start + len(Gm), start:start + len(Gm)])
+        # the same sums, possibly in another order (einsum's contraction path)
+        assert rel_err(Gm, G[start:start + len(Gm), start:start + len(Gm)]) < 100 * EPS
         start += len(Gm)
     assert start == len(G)
 
@@ -100,8 +101,8 @@ def test_on_an_mlp_it_agrees_with_the_mlp_functions(rng):
     step = oracle.riemannian_step(arch, named, X, t, mass=0.2, scope="network")
     want = oracle.mlp_riemannian_step(pairs, X, t, mass=0.2, scope="network")
     assert np.array_equal(step["0/b"], want[0][1])
-    np.testing.assert_array_equal(oracle.metric_dense(arch, named, X, t, module="2"),
-                                  oracle.mlp_metric_dense(pairs, X, t, layer=1))
+    assert rel_err(oracle.metric_dense(arch, named, X, t, module="2"),
+                   oracle.mlp_metric_dense(pairs, X, t, layer=1)) < 100 * EPS
 
 
 BAD = [  # (change, error type, words)
