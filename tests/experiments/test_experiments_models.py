@@ -87,3 +87,33 @@ def test_architecture_file_that_does_not_fit_the_data(images, tmp_path):
                                 "module": {"type": "Linear", "n_in": 10, "n_out": 3}}))
     with pytest.raises(ValueError, match="input is R\\^10 but data set 'mnist-5k' has images"):
         build_model(TrainConfig(model=str(path)), images)
+
+
+def test_train_3c3d_on_a_small_file_in_the_cifar10_binary_format(tmp_path):
+    """The CIFAR-10 path of ``reproduce --dataset cifar10 --model 3c3d`` (reader, model,
+    Riemannian SGD with its per-layer formulas) on 4 records per batch file (the real format,
+    random pixels)."""
+    import tarfile
+
+    import numpy as np
+
+    from refimpl.data import Dataset
+    from refimpl.data.cifar10 import (ARCHIVE_DIR, BATCH_FILES, CLASSES, RECORD_BYTES,
+                                      read_cifar10)
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "cifar-10-binary.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name in BATCH_FILES:
+            rows = rng.integers(0, 256, (4, RECORD_BYTES), dtype=np.uint8)
+            rows[:, 0] = rng.integers(0, 10, 4)
+            rows.tofile(tmp_path / name)
+            tar.add(tmp_path / name, arcname=f"{ARCHIVE_DIR}/{name}")
+    X_train, y_train, X_test, y_test = read_cifar10(path, records=4)
+    data = Dataset("cifar10", X_train / 255.0, y_train, X_test / 255.0, y_test, CLASSES)
+    config = TrainConfig(dataset="cifar10", model="3c3d", optimizer="riemannian", epochs=1,
+                         batch_size=4, eval_every=0)
+    result = train(config, tmp_path / "run", dataset=data, quiet=True, progress=False)
+    assert describe_model(config, data, build_model(config, data)) == \
+        "CNN 3c3d (DeepOBS cifar10_3c3d), 895,210 parameters"
+    assert result.state.step == 5 and np.isfinite(result.epochs[-1]["train_loss"])
