@@ -281,18 +281,20 @@ class ConvBlock(Block):
         return np.concatenate([BW, Bb.astype(BW.dtype, copy=False)], axis=2)
 
     def apply(self, v: dict) -> np.ndarray:
-        # B_s v = ⟨R_s[j], V₂ U_sᵀ + v_b 1ᵀ⟩: the convolution with weights v, then the rows
-        S, P = self.S, self.P
-        Yv = (v["W"].reshape(self.C_out, self.K) @ self.cols.reshape(self.K, S * P)).reshape(
-            self.C_out, S, P)
+        # B_s v = ⟨R_s[j], V₂ U_sᵀ + v_b 1ᵀ⟩: the convolution with weights v, then one
+        # (r × C_out·P)(C_out·P) product per sample on R as it is laid out
+        S, P, Co = self.S, self.P, self.C_out
+        Yv = (v["W"].reshape(Co, self.K) @ self.cols.reshape(self.K, S * P)).reshape(Co, S, P)
         if self.bias:
             Yv += v["b"][:, None, None]
-        return np.einsum("sjop,osp->sj", self.R, Yv, optimize=True)
+        Ys = np.ascontiguousarray(np.swapaxes(Yv, 0, 1)).reshape(S, Co * P, 1)
+        return np.matmul(self.R.reshape(S, self.r, Co * P), Ys)[:, :, 0]
 
     def apply_T(self, C: np.ndarray) -> dict:
         # Σ_s B_sᵀ C_s = (Σ_s Ȳ_s U_s, Σ_s Ȳ_s 1) with Ȳ_s = Σ_j C_sj R_s[j]   (adjoint of apply)
-        Ybar = np.einsum("sj,sjop->osp", C, self.R, optimize=True).reshape(
-            self.C_out, self.S * self.P)
+        S, P, Co = self.S, self.P, self.C_out
+        Ys = np.matmul(C[:, None, :], self.R.reshape(S, self.r, Co * P)).reshape(S, Co, P)
+        Ybar = np.ascontiguousarray(np.swapaxes(Ys, 0, 1)).reshape(Co, S * P)
         out = {"W": (Ybar @ self.cols.reshape(self.K, -1).T).reshape(self.weight_shape)}
         if self.bias:
             out["b"] = Ybar.sum(axis=1)
