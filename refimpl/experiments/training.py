@@ -252,7 +252,7 @@ class _Run:
         for size in sizes:
             t0 = time.perf_counter()
             try:
-                self.optimizer.update(self.state, data.X_train[:size], data.y_train[:size])
+                self.optimizer.update(self.state, self.X_train[:size], data.y_train[:size])
             except DivergenceError:
                 pass                              # the timed step will stop the run
             times.append(time.perf_counter() - t0)

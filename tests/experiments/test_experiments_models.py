@@ -53,13 +53,14 @@ def test_train_a_cnn_and_an_architecture_file(images, arch_file, tmp_path):
 
 
 def test_reproduce_on_images_runs_the_cnn_plan(images, arch_file, tmp_path):
-    summary = reproduce(tmp_path, model=str(arch_file), data=images, epochs=1, batch_size=16,
-                        optimizers=("sgd", "riemannian-identity"), quiet=True, progress=False)
+    summary = reproduce(tmp_path / "out", model=str(arch_file), data=images, epochs=1,
+                        batch_size=16, optimizers=("sgd", "riemannian-identity"), quiet=True,
+                        progress=False)
     assert summary["setup"]["model"] == "network net.json, 331 parameters"
     assert summary["setup"]["target"] == 0.95
     assert summary["optimizers"]["sgd"]["hyperparameters"]["lr"] == CNN_HYPER["sgd"]["lr"]
     assert set(summary["optimizers"]) == {"sgd", "riemannian-identity"}
-    assert "95% reached" in (tmp_path / "report.md").read_text()
+    assert "95% reached" in (tmp_path / "out" / "report.md").read_text()
 
 
 BAD = [
