@@ -6,132 +6,148 @@ Do not edit by hand: regenerate the set instead.
 """
 
 PACKAGE_VERSION = '0.1.0'
-MANIFEST_SHA256 = '3c20d66a10e1d43840bf6ed3ba4c2765449060080b29e849fb1fa1bba230e6a4'
+MANIFEST_SHA256 = '7fdc6b794bb536596bc8ce77f183078d1d327c94242b106c3ba84ae7d1cf301c'
 FILES = {
     'README.md':
-        '0b95bd4ee8862290d910776610afe008fba65d0354bd1eda48a8480a154c856c',
+        '3ef5642f9dd98c8a7a458142ebcbb143ca97799e79d9baf5c8e80f3965c57965',
+    'cases/cnn-avg-s2-1x8x8-mse-gauss-newton-per-parameter.npz':
+        'cc6ce9d934cd092cb4f815ee99fca3c65004ff0467eadc2ff212a75414cdf8ed',
+    'cases/cnn-avg-s2-3x8x8-cross_entropy-identity-scalar.npz':
+        'bc7be3ff11be8eb6d2f56d9309da7659325518403915c66b1b30352c76cac647',
+    'cases/cnn-overlap-max-1x8x8-cross_entropy-identity-per-parameter.npz':
+        '4ff3fab8cfbe2c9b68e72403d6080d501f9a7f9f45e86fcfa5bf5d9e49f17b09',
+    'cases/cnn-overlap-max-3x8x8-mse-gauss-newton-scalar.npz':
+        'ecbfd113b098970963683a74dafcc5b2dcb1f92b5dbcfe7ea4ed385bc8e31f09',
+    'cases/cnn-s2-max-1x8x8-mse-identity-scalar.npz':
+        'b213187bfdd7c45a50ede1b6d820738453a1b640046e7f07e99defa4f5e013b2',
+    'cases/cnn-s2-max-3x8x8-cross_entropy-gauss-newton-per-parameter.npz':
+        '6b399b7198cdee9a411531a107bda8d84b3cc888b8c57b1ede8365b9c00e4332',
+    'cases/cnn-s2-overlap-avg-1x8x8-cross_entropy-gauss-newton-scalar.npz':
+        '1ade37c33e09723e583d90b4ed796e8ebe5b13afd6e2313105ebadf86b321eef',
+    'cases/cnn-s2-overlap-avg-3x8x8-mse-identity-per-parameter.npz':
+        'f0b24e98b032671cd754623dbf819a6c7aed5f986361e3835f9d43e561f6c1bf',
     'cases/mlp-gelu-batch1-cross_entropy-identity-per-parameter.npz':
-        '5280a3b166c7c5f06745308afed3fc6fa2007e076a93c7d1583541275f325905',
+        'efad27f23fac9a251085ccf9d5a6872d0709cb460ebf10e9934eff5f1f596fc4',
     'cases/mlp-gelu-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        '6bc35ef1fb8b763f400dbc24390ca579ee99035e14d4797eb75554fa17b1f4ba',
+        '62184ea47841d3c12e712d82e3e0cfda19632742714ce9996e1eb5e36f769970',
     'cases/mlp-gelu-wide-cross_entropy-identity-tiny.npz':
-        'a80cc936c0bfa86cfa3dcecece88b5f072d58293313902481b118f08c9458f43',
+        '5a4433314a78841369d3eba7ab0ece82d86c623f9e021095d58368f2b4b50bf3',
     'cases/mlp-gelu-wide-mse-gauss-newton-per-parameter.npz':
-        '14affd413c173ff6585aae88b8a56ecc489a2c17dbdc2a1aeab48b2bac008c9c',
+        '93d568441bd017e4312dada5160df169d5f4619d9ef2960a54ebc99822de7059',
     'cases/mlp-gelu-wide-mse-identity-per-parameter.npz':
-        '5452ac2878d3da5c66bb76f9fd1cf4a6053faff2efbb49703c2e0c1c979f3fdd',
+        '361af836274bd2111403df6a85ee18b61786d83d712b19fe25e0e934e209b5ab',
     'cases/mlp-gelu-wide-mse-identity-tiny.npz':
-        'b8ab441c043d09096009cc6350cc36712d250e18a42f0aa9d22e9ed7ed4a32b2',
+        '15b2583a86fc13465cd7dc3927ba548867db2de5f85e783e90f115398ae4c83b',
     'cases/mlp-identity-deep-cross_entropy-identity-scalar.npz':
-        '53c90ad91bd789edcc9d30219db4047139c757a25044ebd78a3eb37a05efda61',
+        '132077eb185a6bfc9e26ccc6e0d98123f7063a839cc37d807d1685f7e4288296',
     'cases/mlp-identity-small-mse-identity-scalar.npz':
-        'dc0f30aedac85ede0ccd7ed60416a9d3dd532f18777622eda1f0a899d60ec0d2',
+        '1921b5f707e0a0cbc438061be61c7af4030cd68e37804aba867273561c4ac49b',
     'cases/mlp-leaky_relu-deep-cross_entropy-custom-per-parameter.npz':
-        '9a39c636d2fd90288609b225fd22438662d1df88d693bc2f86edd5422d878f2f',
+        'e7688ecc2b21305fe479503d1090d5b72ccc622e3c57a00f612fa0969b7d8ecd',
     'cases/mlp-leaky_relu-deep-cross_entropy-gauss-newton-tiny.npz':
-        'fbd5a5854e37027b4c2e5fc4af1763be19e913f45fd572704b927e6c1337cafa',
+        '12da92df5bb3e75e6753051d8fa686cbe6a532f9af3b6979707f0d0a486186e0',
     'cases/mlp-leaky_relu-deep-cross_entropy-identity-scalar.npz':
-        'a95e5925552e0bf0d4bbfa9aaf35cb810a5ded784c3b497b60110a80b1855251',
+        '3c3837c25135417fd9e256aa37c5b5b178704b652397ce3b31cad10094ee35f9',
     'cases/mlp-leaky_relu-deep-mse-custom-per-parameter.npz':
-        'e90767c37de027147239fba95bf8584d17203224e748b3efd351f2c6fe026035',
+        'bccd288b83a7ad50c2ec5b9d980e647eaab62254be04b30de5487f6652237449',
     'cases/mlp-leaky_relu-deep-mse-gauss-newton-tiny.npz':
-        '0e88767c7885f2d8332f5095f590145924f460fe1504dac3eb909aa0d05054f1',
+        '9ea018bba86b5e42ff4ab7b1b65ba62290edd030bcbe563f6191afae71605456',
     'cases/mlp-leaky_relu-small-mse-identity-scalar.npz':
-        '710fd15b75518ab34ad49cd4a92e6784f607c7cfca7f0c5f73b19cad9e378a30',
+        '7075ee75594b86e9d1aad5de99f3928f2fcadb5e8735f0032935ca817809f743',
     'cases/mlp-none-linear-cross_entropy-gauss-newton-scalar.npz':
-        'faca9d15b1c4cb62e91705125956136200daef484d6c34401a0be9e7dbc174cd',
+        'c27c9ef373d9983fbb31a0ede2a8f6a1bc591c5ae210cd263a3660a9f48e10b1',
     'cases/mlp-none-linear-mse-gauss-newton-scalar.npz':
-        '3443fea2f12db7e1d25ff813e11c3c39efb8e20902a3dcce7fa49c836eca15c8',
+        '248b1df5e0b7d0b7e4058527277fd3791be2881f46593856377dcdd304d34166',
     'cases/mlp-relu-deep-mse-gauss-newton-per-parameter.npz':
-        '498a335f72c7b1e78c849c609fb69b2b6bd267f77649dc8a62a0482ec4090033',
+        'ae122ad6177ca8beac36dc4c55c109113cdffc669540bfa2f585fbb64412f72d',
     'cases/mlp-relu-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        '382bc28dae870e505ee7823aabcd8e3c0bd167150cc060f4c9c8789525744b5e',
+        '1c7115b20ff27717f0719e5634d56d1389052e649aa649c34a1c74bf619b5705',
     'cases/mlp-sigmoid-batch1-cross_entropy-identity-per-parameter.npz':
-        '01299507c6420e205987bd97911c468a7c5364258823dc5ee2d0ca4db56e8ceb',
+        '492aecbe9ba5e2e62a203dc6746c81f81bb48c52a30c922a977e146a3530704b',
     'cases/mlp-sigmoid-k1-mse-custom-large.npz':
-        '11a72eca7f91b1a218332e1c095c0816256403fae6909f573a73321f84e15b4b',
+        'fff967bba89ab1a22629a61caa1f94c114eb313d7fb2eeb75f0bd266ec80caeb',
     'cases/mlp-sigmoid-small-cross_entropy-custom-tiny.npz':
-        '82b48cc0ac90cf0ad30626e03b0551634ee2a7f6aee27a92a8e35833da8a94fb',
+        '310ace8092fada605cd389102e8e395b72ff1ece580ca63ccb2e4b9f033b7ebf',
     'cases/mlp-sigmoid-small-cross_entropy-identity-per-parameter.npz':
-        '935c9afd2350a30ad7d6f4083f9911701be4db54409eedd9ac6a7ae68b39c512',
+        'd8e5f0a5819a0d8d7bb5469d15a58e7701f2cfa3d553a51e5ac629c22eb9bf56',
     'cases/mlp-sigmoid-small-mse-custom-tiny.npz':
-        '68357688fdd2519292d6ffa514d47fe105b1d6a2552c47451acaa24a43b3f64b',
+        '835270ff4163cdcfa9e6fcf959ff278a47899425eeaa80efeb6a5ec92c63873d',
     'cases/mlp-sigmoid-small-mse-identity-per-parameter.npz':
-        '6ed366b8a86bf584429c2d79f156e90b64badb4668388151a8f8e786acabb0f9',
+        'e1cfb81d5f5d628c39c609e077e1663000dd4ae74f0c076145c3db8683d2f659',
     'cases/mlp-sigmoid-wide-mse-identity-per-parameter.npz':
-        '1cab88b34cdd1d18b6a1110958dbe49d285eb97bfc2ec034de1da4126da548ed',
+        '47df29170232a63dd435e4865d0e82d4498bea00a234b659967ad6320958add9',
     'cases/mlp-sin-deep-mse-gauss-newton-per-parameter.npz':
-        'e88fe1d6a9fde2ffc2d6cc456fea715a193079ac1f4a411d3373527848198cf6',
+        'cefc2e995b851d1c7f78a00be609f796dd85b905e0cd79fde4f921bb517e65a5',
     'cases/mlp-sin-wide-cross_entropy-custom-large.npz':
-        '380dd2afa4d705835fd0e394ab67639b8e16e94fdea26735161c51764abfa09f',
+        'bc586f052b4b3dfadbf45589ba49d5c85c7ea4087020fdb7e2bbbea98904999f',
     'cases/mlp-sin-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        'e800b17c806ee94f2af94d02f5eb90d6bc3710133f5144242dcee1431167f58e',
+        '9f26213203c333490da240c9b2a07b129877b5a7cb72ae7a45b915db2f54fe81',
     'cases/mlp-sin-wide-cross_entropy-gauss-newton-scalar.npz':
-        '9d80d756b570a734349c4a6ea343a34ca378c79098f44ea86db75af9ac911eee',
+        '96211fdb1dbc8d889455a2fc211d3dbab1279d8cd71ab880ed5c318ee8504274',
     'cases/mlp-sin-wide-mse-custom-large.npz':
-        'f01f73e278e8553ae8395a213e134afef564b53254969e2714bab8b0bba8d43e',
+        '7b3b5e95ccd9c08cb2b2e49df57f52fc694b3a6b9070ec6581e8b72af09748c2',
     'cases/mlp-sin-wide-mse-gauss-newton-scalar.npz':
-        'd0cc86c7638f80bb210ea63cff95ecc82ad0632d57363162690d0d4d44933706',
+        '3673a7117ad20d1e8ee23175d3e92bc9a35c713ef11e52b26dfe3f9cee1eb99b',
     'cases/mlp-softplus-batch1-mse-gauss-newton-scalar.npz':
-        'e95fc291a1b9cb41d9ca343e2214b338cdd12cc008244345f0384b7712df457f',
+        '5f2ded1abcf7c0f706f7d6f6dd28ee3ce5eb9e6e60991deb25522896eeb10aa1',
     'cases/mlp-softplus-deep-cross_entropy-custom-scalar.npz':
-        '15922cbe4bc39cdfb734cb200874f5dfd1936e0faedf164d87c8bd41bac306b8',
+        '80e074e8e0398a54632b2bb026235ec514e7a73ad75eeb0b6d2c8b59c9597de9',
     'cases/mlp-softplus-deep-cross_entropy-identity-large.npz':
-        'ffdfea0f3835d57d6aba3e4ec34bc5d8538bffe86565343113398d3ee0bcc222',
+        'eb5c999a0dc01d6ae49b1248ebe7c19d156dd989cc449fa6bfffeae2b4ace304',
     'cases/mlp-softplus-deep-mse-custom-scalar.npz':
-        'a877a49402723b8ca97c980e9af3996bd09e016e43da35664a1d068fb6852d55',
+        'adeea36457b57c6b7b44dc11841382b52bc09e5800738f3a2726007d9f58c595',
     'cases/mlp-softplus-deep-mse-identity-large.npz':
-        'ac6fdcb940bca00a619293b30eaa6f03c3a0e5187ffc2ad75a006e08576ab903',
+        '60e346c9630aaab0e4930ff617f98b9aec9b42db887414ba35edee87c90c9f0b',
     'cases/mlp-softplus-small-cross_entropy-gauss-newton-scalar.npz':
-        'ad6b4400f9391a7a3a05c0bf5a38994d0087261bb6ceca1a47f80a496344a412',
+        '31b52a33bc0a365559f40194d74cc751d9949939f51663e7a02efaeb38deebac',
     'cases/mlp-tanh-batch1-cross_entropy-gauss-newton-large.npz':
         'b2aa0f26b8dd1b9c327d489e09dbb9d6802b51f019c41540f14aee93fcf2a729',
     'cases/mlp-tanh-batch1-cross_entropy-gauss-newton-tiny.npz':
-        '1a532719d291ba530f192f26058120ea8f870dbe1bd8f050bd3ccfa787cca783',
+        'd9b5df51d3f5af2fe5625932583e6642616cc3e28ee0f9376e3384d939cbd2ac',
     'cases/mlp-tanh-batch1-mse-gauss-newton-large.npz':
         '413bd080b2514ca2bf4b34cf6fec5eeeb3e7294f053d0a20eba1eea6a40013a0',
     'cases/mlp-tanh-batch1-mse-gauss-newton-scalar.npz':
-        '19edc1a328e9b63e695c061a6d96cea2983c7660f68a859f0bfd22055597b6cb',
+        '0b5d2d3a81029e6efa51c90b966d19b34790f4fa1e8c2e6b8c4cee846a3e3784',
     'cases/mlp-tanh-batch1-mse-gauss-newton-tiny.npz':
-        '1a1dbbfd611cc6374a91b976759adac2a58a37436e323481f49bcf14744228cb',
+        'aca82ff8eb6c0c739e0f6a99fcf00af5c11cb24ec23e7dacb6d313eda195af87',
     'cases/mlp-tanh-k1-mse-identity-per-parameter.npz':
-        '8a501eee4855b9449772f921c14e562c249bc55af2c029e3a628baa7b4279a95',
+        '6f18254b5e671177fa925020fda6a20d37befc42329719f3a3a787ff242fb36f',
     'cases/mlp-tanh-k1-mse-identity-scalar.npz':
-        '3c53714a4acc65fb5dcc1ec3e914a3369b9c4076548e59a4f4a75f4677c60cc0',
+        '9c617a1ab668b092e5fc84b63b150e556f177be38826bd36967d8d132ef96a18',
     'cases/mlp-tanh-k1-mse-identity-tiny.npz':
-        '395cae1f24fd205f7a288e634f28c25672cc167d0b5b76d20f686ff89aa972dd',
+        'a8f9a0ccbb9548bbc5b7af177324f9be737ada02391912ccc20570b28541756a',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-large.npz':
-        '663cc1c0fbff5538bd2e98bed570f2063037d5e4b965a7cdfeab72aaa681c139',
+        'eec773b84fafe2aee68aa93622c208b957ff0df0ee3fdffc94d4e708b2fc49fd',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-scalar-extreme-logits.npz':
-        '31dbef58b22d4595ca7fb0122a1a02438e136bafb632dd18828ad3a8a595ceed',
+        '4232395854147bf4eba1fb738d56ab76816970f42a9c5d79997fb221cab6822d',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-scalar.npz':
-        'a490d3812442a80eb2ff1077e5caa9022c42f924b069f9834b8cceaf9b9b06e8',
+        '0ae4ed2692dc3a5623d9d4996b187760f337c503724f1a9411555ee816cb3086',
     'cases/mlp-tanh-small-cross_entropy-identity-scalar-extreme-logits.npz':
-        'bf8db2cc7bba00f79b406e2dd776f499df801345b8ad2c15ae49a664762c5b6b',
+        '0d077b7f22b1e3f14fdd024b06d6bc495ecaa2ec345326e96e8a45cc316e9ddb',
     'cases/mlp-tanh-small-cross_entropy-identity-scalar.npz':
-        'bd81b0a595dcb8821ffe469563c0386e7cf629ebcc007d3899b6cbf7c0517893',
+        '53fe776f67371406349c2cdcbcad115c525a457205731ffdff173162d3c3eff0',
     'cases/mlp-tanh-small-mse-gauss-newton-large.npz':
-        'c803004068ce4ccf567f48a9443362231b87116bac918c1fb9b962f9321b6b29',
+        '5497ead94c68960196df4a0526eb0304c5e417d5c5edc35cb6583ad0b2d8559b',
     'cases/mlp-tanh-small-mse-identity-scalar.npz':
-        '661a504dd89690012b6a819a2d0b046f6086798f2fc31ea2dc9ac844ecffbea0',
+        'f4598ef6b84a695569ed342181602721ff2c7298ff9f20bde439c875ae55b603',
     'cases/mlp-tanh-tall-cross_entropy-identity-per-parameter.npz':
-        '1f4a9e60d70ce940a874ec327c26d40954f02c71809771ecab44b24349d069b8',
+        '7430f590b65da641b62ef0f3947b60be7d6160dcda20f96a8e8efd8b599aa2e0',
     'cases/mlp-tanh-tall-mse-identity-per-parameter.npz':
-        '40f1050b729391b471a73eec65ae6bc907e37edbdc18057fe6ed6ca5ba0be131',
+        '153e428e32ef1557723140e5244c1614b1847e9cac955aecef306d7b9c5c2b0c',
     'cases/residual-cross_entropy-gauss-newton-per-parameter.npz':
-        '0e4f7640be2d41cbdb10f73c386924d83c6dc96577aa0582327127a5fda1e84c',
+        '37b5f7334f93ec0334d0f0b2d20a851d27855a204da188bbdb33d37a77dff098',
     'cases/residual-cross_entropy-identity-large.npz':
-        '3ee31d8e27612fc78e6c43203a50f03de8e9ee74298c18a3378557056d263d0e',
+        'ab192f1b2b7bbaee2a4de94c5e6c569f9bb4ad2b7498250cc05585a29e53313b',
     'cases/residual-mse-custom-tiny.npz':
-        'aa4968edc6a713e53e8fcc8328f53f8f379280543d8c42e45728d9b015c7f606',
+        '513db1ed68559c28735eeaeef8c7dca5fb84afbaee1c78d18aec37076952ddbc',
     'cases/residual-mse-identity-scalar.npz':
-        '907a093af67ef25845dd03d4ddaeba8b6c5fb329f92876390a93b89d94781d61',
+        'a31c31502b96278b738caf539e9bfae7ed0c33618b4a24aaa1effb9bbead98f4',
     'cases/two_branch-cross_entropy-gauss-newton-per-parameter.npz':
-        '1add3cd6bef63eeb84b265587ba8d10d3168c8982f2dbe3ba087f2f92c8d6bdf',
+        '956596c850ba6f68528738f97d43a5553c1fca25d49338d7b2d2b4299ff6f2f1',
     'cases/two_branch-cross_entropy-identity-large.npz':
-        '9419211fea7fe55e3d64b57c23986e890d4675175bea2befbf9fe7239af39d44',
+        'a60670f47c7982aeaca7366bd9d3c37da7e82f8b422d6479b46170c66c437d35',
     'cases/two_branch-mse-custom-tiny.npz':
-        '3bc73751eeddf681c793a95c2305cb510e6bcae641f899ed25afd436f64078a4',
+        '4168d0283f859fbe272e1b6206d2cfb6df654ebde3657f540af5fc84e5135130',
     'cases/two_branch-mse-identity-scalar.npz':
-        'bfdb076a9330fc7f595ffff59fb87631fe80e84a3d872750208650a3af96c954',
+        '19227662cdae61e3775cfde1c42925d1721b30c4842e22ad608bf9485e0f396e',
 }
