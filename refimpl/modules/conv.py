@@ -328,30 +328,31 @@ class ConvBlock(Block):
         only the lower triangle is meaningful. ``dtype=float32`` forms it in single precision
         (the mixed-precision path; its residuals come from :meth:`inner_matvec`)."""
         dtype = np.dtype(dtype)
+        q = self.S * self.r
         scalar = self._scalar_inverse(mass)
         if self.formula(mass) == "conv-positions":
-            K = self._gram_positions(scalar[0], dtype)
+            K, w = self._gram_positions(dtype), scalar[0]
         else:
             with np.errstate(over="ignore"):     # beyond float32: the refined solver falls back
-                B = self._rows_W(dtype).reshape(self.S * self.r, self.C_out * self.K)
-            if scalar is not None:
-                K = gram_lower(B)
-                K *= dtype.type(scalar[0])
+                B = self._rows_W(dtype).reshape(q, self.C_out * self.K)
+            if scalar is not None:               # lower triangle only; the rest is not set
+                K, w = gram_lower(B), scalar[0]
             else:
                 d = np.broadcast_to(mass.inverse("W"), self.weight_shape).reshape(1, -1)
-                K = (B * d.astype(dtype)) @ B.T
-        if self.bias:
-            Rb = self.R.sum(axis=3).reshape(self.S * self.r, self.C_out).astype(dtype)
-            inv_b = scalar[1] if scalar is not None else \
-                np.broadcast_to(mass.inverse("b"), (self.C_out,))
-            K += (Rb * np.asarray(inv_b, dtype=dtype)) @ Rb.T
-        K *= dtype.type(scale)
-        K[np.diag_indices(self.S * self.r)] += 1.0
+                K, w = (B * d.astype(dtype)) @ B.T, 1.0
+        lower = np.tri(q, dtype=bool)
+        if self.bias:                            # (R_s[j] 1)ᵀ M_b⁻¹ (R_t[i] 1), over w
+            Rb = self.R.sum(axis=3).reshape(q, self.C_out).astype(dtype)
+            inv_b = np.broadcast_to(scalar[1] if scalar is not None else mass.inverse("b"),
+                                    (self.C_out,)) / w
+            np.add(K, (Rb * inv_b.astype(dtype)) @ Rb.T, out=K, where=lower)
+        np.multiply(K, dtype.type(scale * w), out=K, where=lower)
+        K[np.diag_indices(q)] += 1.0
         return K
 
-    def _gram_positions(self, inv_W: float, dtype) -> np.ndarray:
-        """``[⟨R_s[j] U_s, R_t[i] U_t⟩_F] / μ_W`` (lower triangle) through the patch Gram
-        ``Z = [U_s U_tᵀ]``, in chunks of columns ``t`` (temporaries ≤ ``CHUNK_BYTES``)."""
+    def _gram_positions(self, dtype) -> np.ndarray:
+        """``[⟨R_s[j] U_s, R_t[i] U_t⟩_F]`` (lower triangle; zeros above) through the patch
+        Gram ``Z = [U_s U_tᵀ]``, in chunks of columns ``t`` (temporaries ≤ ``CHUNK_BYTES``)."""
         S, r, Co, P, Kp = self.S, self.r, self.C_out, self.P, self.K
         U = self.cols.reshape(Kp, S * P).astype(dtype, copy=False)
         R = self.R.astype(dtype, copy=False)
@@ -369,7 +370,6 @@ class ConvBlock(Block):
                 n_s, Co * P, n_t * r)                                  # [s, (o,p), (t,i)]
             Kc = np.matmul(Rs[t0:], T)                                 # [s, j, (t,i)]
             out[t0 * r:, t0 * r:t1 * r] = Kc.reshape(n_s * r, n_t * r)
-        out *= dtype.type(inv_W)
         return out
 
     def _positions_chunk(self, itemsize: int) -> int:

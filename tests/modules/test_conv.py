@@ -198,3 +198,25 @@ def test_the_step_reports_each_convolution_s_method_and_formula(rng):
     _, info = opt.update(state, rng.standard_normal((40, 1, 6, 6)), rng.integers(0, 3, 40))
     assert info["methods"] == {"0": "primal/dense",       # 20 parameters, S·r = 120
                                "2": "woodbury/linear-shared-factor"}
+
+
+def test_inner_matrix_reads_and_writes_only_the_lower_triangle(rng, monkeypatch):
+    """The lower-triangle Gram leaves the strict upper triangle unset (reused memory); no
+    arithmetic may touch it (signalling NaNs there would raise 'invalid value')."""
+    import refimpl.modules.conv as conv_module
+    from refimpl.linalg import gram_lower
+
+    def poisoned(X):                              # signalling NaNs above the diagonal
+        K = gram_lower(X).copy()
+        K[np.triu_indices(K.shape[0], 1)] = np.array(0x7FA00000, np.uint32).view(np.float32)
+        return K
+
+    monkeypatch.setattr(conv_module, "gram_lower", poisoned)
+    _, block, B = block_case("stride2_pad1", rng)
+    q = block.S * block.r
+    with np.errstate(invalid="raise"):
+        K = block.inner_matrix(Mass.parse(0.3, block.shapes), 0.5, np.float32)
+    lower = np.tril_indices(q)
+    Bt = B.reshape(q, -1)
+    assert np.all(np.isfinite(K[lower]))
+    assert rel_err(K[lower], (np.eye(q) + 0.5 / 0.3 * Bt @ Bt.T)[lower]) < 1e-5
