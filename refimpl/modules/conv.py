@@ -226,19 +226,14 @@ class ConvBlock(Block):
           = Σ_o Σ_{p,q} R_s[j][o,p] (U_s U_tᵀ)[p,q] R_t[i][o,q] / μ_W + …
 
     and :meth:`inner_matrix` forms it (lower triangle) by the cheaper of two exact formulas,
-    counted in :meth:`formula_flops` (``q = S·r``, ``n = C_out·K``):
+    whose flops (``q = S·r``, ``n = C_out·K``) :meth:`formula_flops` counts:
 
-    ====================  ======================================================  ==========
-    formula               how                                                     flops
-    ====================  ======================================================  ==========
-    ``conv-materialise``  the rows ``B_s[j]`` formed, then their Gram ``B̃ B̃ᵀ``;    ``2 q C_out
-                          any diagonal mass                                       P K + q² n``
-    ``conv-positions``    the Gram of all patches ``Z = [U_s U_tᵀ]`` contracted    ``(S P)² K
-                          with the factor rows on both sides, ``B̃`` never         + S² P² r
-                          formed; wins with few output positions ``P`` and many    C_out + S² r²
-                          weights (late layers after pooling); scalar mass per    C_out P``
-                          leaf
-    ====================  ======================================================  ==========
+    - ``"conv-materialise"``: the rows ``B_s[j]`` formed (``2 q C_out P K`` flops), then their
+      Gram ``B̃ B̃ᵀ`` (``q² n``); any diagonal mass;
+    - ``"conv-positions"``: the Gram of all patches ``Z = [U_s U_tᵀ]`` (``(S P)² K``)
+      contracted with the factor rows on both sides (``S² P² r C_out`` and
+      ``S² r² C_out P``), never forming ``B̃``; it wins with few output positions ``P`` and
+      many weights (late layers after pooling); a scalar mass on each leaf.
 
     The bias term is always the Gram of the ``(S r) × C_out`` row sums ``R_s[j] 1``. The
     products ``K x`` of refinement and conjugate gradients go through :meth:`apply_T` and
