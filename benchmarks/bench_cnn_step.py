@@ -44,6 +44,8 @@ def _parse():
                    help="BLAS/OpenMP threads in every process (default: all cores)")
     p.add_argument("--skip-torch", action="store_true", help="no PyTorch runs")
     p.add_argument("--out", default=str(HERE / "results_cnn.json"), help="JSON results file")
+    p.add_argument("--sections", default="step,memory,epochs",
+                   help="comma-separated subset of step,memory,epochs (default: all)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--model", default="cnn", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=128, help=argparse.SUPPRESS)
@@ -106,12 +108,13 @@ def worker_refimpl():
     opt = RiemannianSGD(model, "cross_entropy", lr=LR, mass=MU, output_metric="identity")
     state = opt.init(params)
     opt.update(state, X, y)                                   # settling step
-    ts, info = [], None
+    ts, cpu, info = [], [], None
     for _ in range(ARGS.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         _, info = opt.update(state, X, y)
         ts.append(time.perf_counter() - t0)
-    return {"seconds": ts, "methods": info["methods"], "load": loadavg()}
+        cpu.append(time.process_time() - c0)
+    return {"seconds": ts, "cpu_seconds": cpu, "methods": info["methods"], "load": loadavg()}
 
 
 def worker_torch():
@@ -124,12 +127,13 @@ def worker_torch():
     model, params, X, y = problem(ARGS.model, ARGS.batch)
     flat = dict(tree.items(params))
     _torch_cnn.step(model, flat, X, y, MU, LR)                # settling step
-    ts = []
+    ts, cpu = [], []
     for _ in range(ARGS.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         _torch_cnn.step(model, flat, X, y, MU, LR)
         ts.append(time.perf_counter() - t0)
-    return {"seconds": ts, "torch": torch.__version__, "load": loadavg()}
+        cpu.append(time.process_time() - c0)
+    return {"seconds": ts, "cpu_seconds": cpu, "torch": torch.__version__, "load": loadavg()}
 
 
 def worker_agreement():
@@ -169,16 +173,19 @@ def worker_epoch():
     opt = make_optimizer(ARGS.optimizer, model)
     state = opt.init(params)
     state, _ = opt.update(state, X, y)                        # settling step
-    ts = []
+    ts, cpu = [], []
     for _ in range(ARGS.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         state, _ = opt.update(state, X, y)
         ts.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for start in range(0, 1024, 256):                         # the evaluation's forward
-        model(state.params, np.repeat(X, 256 // len(X) + 1, axis=0)[:256])
-    eval_per_image = (time.perf_counter() - t0) / 1024
-    return {"seconds": ts, "eval_per_image": eval_per_image, "load": loadavg()}
+        cpu.append(time.process_time() - c0)
+    batch = np.repeat(X, 256 // len(X) + 1, axis=0)[:256]
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(4):                                        # the evaluation's forward
+        model(state.params, batch)
+    return {"seconds": ts, "cpu_seconds": cpu,
+            "eval_per_image": (time.perf_counter() - t0) / 1024,
+            "eval_cpu_per_image": (time.process_time() - c0) / 1024, "load": loadavg()}
 
 
 def estimate_bytes(model, S, r, params, X, y) -> float:
@@ -238,7 +245,7 @@ def bench_step(results):
     rounds = 1 if ARGS.quick else 3
     for name, S in list(CASES.items())[:1 if ARGS.quick else None]:
         log(f"\n== one Riemannian step, {name}, batch {S} (load {loadavg()})")
-        times = {"refimpl": [], "torch": []}
+        times, cpus = {"refimpl": [], "torch": []}, {"refimpl": [], "torch": []}
         for i in range(rounds):
             for fw in (["refimpl"] if ARGS.skip_torch else ["refimpl", "torch"]):
                 res = run_worker(fw, model=name, batch=S, steps=3)
@@ -246,18 +253,23 @@ def bench_step(results):
                     log(f"  {fw}: {res['error']}")
                     continue
                 times[fw] += res["seconds"]
+                cpus[fw] += res["cpu_seconds"]
                 log(f"  round {i + 1} {fw:8s} " + " ".join(f"{1e3 * t:8.0f}" for t in
                                                         res["seconds"])
                     + f" ms  (load {res['load']})" + (f"  {res.get('methods')}"
                                                       if fw == "refimpl" and i == 0 else ""))
-        entry = {fw: {"median": float(np.median(t)), "samples": t} for fw, t in times.items()
-                 if t}
+        entry = {fw: {"median": float(np.median(t)), "samples": t,
+                      "cpu_median": float(np.median(cpus[fw])), "cpu_samples": cpus[fw]}
+                 for fw, t in times.items() if t}
         if "torch" in entry and "refimpl" in entry:
             entry["ratio"] = entry["refimpl"]["median"] / entry["torch"]["median"]
+            entry["cpu_ratio"] = entry["refimpl"]["cpu_median"] / entry["torch"]["cpu_median"]
             entry["agreement"] = run_worker("agreement", model=name, batch=S)
             log(f"  median refimpl {1e3 * entry['refimpl']['median']:.0f} ms, PyTorch "
-                f"{1e3 * entry['torch']['median']:.0f} ms: ratio {entry['ratio']:.2f}; "
-                f"updates agree to {entry['agreement'].get('max_rel_diff', float('nan')):.1e}")
+                f"{1e3 * entry['torch']['median']:.0f} ms: ratio {entry['ratio']:.2f} (CPU "
+                f"time {entry['refimpl']['cpu_median']:.2f} s / "
+                f"{entry['torch']['cpu_median']:.2f} s: {entry['cpu_ratio']:.2f}); updates "
+                f"agree to {entry['agreement'].get('max_rel_diff', float('nan')):.1e}")
         results["step"][name] = entry
 
 
@@ -278,7 +290,9 @@ def bench_memory(results):
 def bench_epochs(results):
     from refimpl.experiments.reproduction import CNN_PLAN
 
-    log("\n== 3c3d on CIFAR-10 at batch 128: step time per optimizer and the epoch it implies")
+    log("\n== 3c3d on CIFAR-10 at batch 128: step time per optimizer and the epoch it implies"
+        "\n   (wall, and process CPU time: on a loaded machine the CPU time, all threads, is "
+        "the better guide to a quiet run)")
     steps, images = 50_000 // 128, 60_000
     for key in CNN_PLAN:
         res = run_worker("epoch", model="3c3d", batch=128, optimizer=key, steps=2)
@@ -286,11 +300,15 @@ def bench_epochs(results):
         if "error" in res:
             log(f"  {key}: {res['error']}")
             continue
-        step = float(np.median(res["seconds"]))
+        step, cpu = float(np.median(res["seconds"])), float(np.median(res["cpu_seconds"]))
         epoch = steps * step + images * res["eval_per_image"]
-        res.update(step=step, epoch_seconds=epoch, hundred_epochs_hours=100 * epoch / 3600)
-        log(f"  {key:24s} step {step:7.2f} s, epoch {epoch / 60:7.1f} min, 100 epochs "
-            f"{100 * epoch / 3600:7.1f} h  (load {res['load']})")
+        epoch_cpu = steps * cpu + images * res["eval_cpu_per_image"]
+        res.update(step=step, step_cpu=cpu, epoch_seconds=epoch, epoch_cpu_seconds=epoch_cpu,
+                   hundred_epochs_hours=100 * epoch / 3600,
+                   hundred_epochs_cpu_hours=100 * epoch_cpu / 3600)
+        log(f"  {key:24s} step {step:7.2f} s ({cpu:6.2f} CPU s), epoch {epoch / 60:6.1f} min "
+            f"({epoch_cpu / 60:6.1f} CPU min), 100 epochs {100 * epoch / 3600:6.1f} h "
+            f"({100 * epoch_cpu / 3600:6.1f} CPU h)  (load {res['load']})")
 
 
 def main():
@@ -305,9 +323,12 @@ def main():
                "step": {}, "memory": {}, "epochs": {}}
     log(f"bench_cnn_step: {os.cpu_count()} CPUs, {ARGS.threads} BLAS threads, load "
         f"{loadavg()}")
-    bench_step(results)
-    bench_memory(results)
-    if not ARGS.quick:
+    sections = set(ARGS.sections.split(","))
+    if "step" in sections:
+        bench_step(results)
+    if "memory" in sections:
+        bench_memory(results)
+    if "epochs" in sections and not ARGS.quick:
         bench_epochs(results)
     results["machine"]["load_end"] = loadavg()
     Path(ARGS.out).write_text(json.dumps(results, indent=1) + "\n")
