@@ -21,7 +21,7 @@ import numpy as np
 from .. import tree
 from ..backprop import solve as backprop_solve
 from ..losses import get_loss, get_output_metric
-from ..metric import build_metric
+from ..metric import build_metric, pullback_metric
 from .architecture import from_dict, module_paths, parameter_names
 from .golden_cases import MASSES, seed_of
 
@@ -136,7 +136,7 @@ def compute(spec: dict, arrays: dict) -> tuple[dict, dict]:
     # the dense path: per-sample Jacobians and the dense output metric
     _, Jw = module.jacobian(params, X)                                 # (S, k, n)
     g = om.matrix(st.states[-1], loss.check_targets(t, X.shape[0], module.out_space), loss)
-    G = np.einsum("skn,skj,sjm->nm", Jw, g, Jw) / X.shape[0]
+    G = pullback_metric(Jw, g)
     mass_flat = (np.full(G.shape[0], a["mass"]) if isinstance(a["mass"], float)
                  else tree.flatten(a["mass"]))
     G[np.diag_indices(G.shape[0])] += mass_flat
