@@ -55,16 +55,20 @@ def test_auto_takes_conjugate_gradients_when_nothing_direct_fits_and_says_so():
 class CostedBlock(Block):
     """A block whose cost estimate is given (the choice rule on its own)."""
 
-    def __init__(self, inner_bytes, dense_bytes, inner_flops, dense_flops):
+    def __init__(self, inner_bytes, dense_bytes, inner_flops, dense_flops, matvec_flops=1e9):
         self.S, self.r, self.shapes = 10, 2, {"w": (5,)}
-        self._cost = BlockCost(inner_flops, inner_bytes, 1.0, 1.0, dense_flops, dense_bytes)
+        self._cost = BlockCost(inner_flops, inner_bytes, matvec_flops, 1.0, dense_flops,
+                               dense_bytes)
 
     def cost(self, mass):
         return self._cost
 
 
-# (woodbury bytes, primal bytes, woodbury flops, primal flops, budget) -> method, noted?
+# (woodbury bytes, primal bytes, woodbury flops, primal flops, budget[, CG flops an
+# iteration]) -> method, noted?
 CHOICES = [
+    ((1e3, 1e4, 1e12, 1e13, 1e9, 1e8), "cg", True),     # CG far cheaper even at 200 steps
+    ((1e3, 1e4, 1e12, 1e13, 1e9, 1e9), "woodbury", False),   # only 5× cheaper: direct
     ((1e3, 1e4, 1.0, 1e6, 1e9), "woodbury", False),     # cheaper and fits
     ((1e3, 1e4, 1e6, 1.0, 1e9), "primal", False),
     ((1e8, 1e4, 1.0, 1e6, 1e6), "primal", True),        # the cheaper does not fit
@@ -75,8 +79,8 @@ CHOICES = [
 
 @pytest.mark.parametrize("numbers,want,noted", CHOICES)
 def test_auto_takes_the_cheaper_direct_method_that_fits(numbers, want, noted):
-    wb, pb, wf, pf, budget = numbers
-    block = CostedBlock(wb, pb, wf, pf)
+    wb, pb, wf, pf, budget, *cg = numbers
+    block = CostedBlock(wb, pb, wf, pf, *cg)
     plan = choose([block], [Mass.parse(1.0, block.shapes)], "auto", budget)
     assert plan.method == want and bool(plan.note) == noted
 
