@@ -1,4 +1,5 @@
-"""Command-line front ends: ``refimpl train``, ``refimpl reproduce``, ``refimpl data fetch``.
+"""Command-line front ends: ``refimpl train``, ``refimpl reproduce``, ``refimpl data fetch``,
+``refimpl sweep`` (its parser is in :mod:`refimpl.experiments.sweep._cli`).
 
 Registered by :mod:`refimpl.cli` through :func:`register`. Handlers return an exit code and
 raise ``ValueError``/``OSError``/``DivergenceError`` for errors the user can fix; the
@@ -18,10 +19,13 @@ from ..optim import OPTIMIZERS
 
 
 def register(subparsers) -> None:
-    """Add ``train``, ``reproduce`` and ``data`` (with ``fetch``) to ``subparsers``."""
+    """Add ``train``, ``reproduce``, ``data`` (with ``fetch``) and ``sweep`` to ``subparsers``."""
+    from .sweep._cli import add_parser as _add_sweep
+
     _add_train(subparsers)
     _add_reproduce(subparsers)
     _add_data(subparsers)
+    _add_sweep(subparsers)
 
 
 # -- refimpl train -------------------------------------------------------------------------

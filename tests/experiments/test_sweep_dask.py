@@ -1,8 +1,11 @@
-"""Sweeps on a real Dask ``LocalCluster`` of two worker processes: the records are those of
-the runs made one by one, a killed worker loses nothing, a rerun runs only what is missing."""
+"""``refimpl sweep`` on a real Dask ``LocalCluster`` of two worker processes: the records are
+those of the runs made one by one, a killed worker loses nothing, a rerun runs only what is
+missing, Ctrl-C keeps what finished, an unreachable scheduler is a prompt one-line error."""
+import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ except ModuleNotFoundError:
     pytest.skip("dask.distributed is not installed (pip install -e '.[test]')",
                 allow_module_level=True)
 
+from refimpl.cli import main
 from refimpl.experiments import TrainConfig, train
 from refimpl.experiments.sweep import (ResultsFile, execute, expand, parse_spec, run_sweep,
                                        without_timing)
@@ -117,3 +121,62 @@ def test_a_rerun_runs_only_what_is_missing(client, tmp_path):
     latest = ResultsFile(tmp_path / "results.jsonl").latest()
     assert len(latest) == 8 and latest[failed]["status"] == "ok"
     assert run_sweep(full, tmp_path, client=None, progress=False, report=False)["ran"] == 0
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_finished_runs(client, tmp_path, capsys):
+    spec = tmp_path / "kill.toml"
+    spec.write_text(LONG_AND_SHORT)                  # the long run is still going at SIGINT
+    out = tmp_path / "out"
+
+    def press_ctrl_c():                              # SIGINT, as a terminal sends it
+        deadline = time.monotonic() + 90
+        while not ResultsFile(out / "results.jsonl").records():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=press_ctrl_c)
+    helper.start()
+    code = main(["sweep", str(spec), "--out", str(out), "--scheduler",
+                 client.scheduler.address])
+    helper.join()
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err
+    assert "run the same command again to continue" in err
+    kept = ResultsFile(out / "results.jsonl").records()
+    assert 1 <= len(kept) < 4 and all(r["status"] == "ok" for r in kept)
+    summary = run_sweep(parse_spec(LONG_AND_SHORT), out, client=client, progress=False,
+                        report=False)
+    assert summary["ran"] == 4 - len(kept) and summary["finished"] == 4
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(tmp_path, capsys):
+    with socket.socket() as s:                       # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY)
+    start = time.monotonic()
+    code = main(["sweep", str(spec), "--scheduler", f"tcp://127.0.0.1:{port}", "--out",
+                 str(tmp_path / "out")])
+    elapsed = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("refimpl sweep: error: cannot reach the Dask scheduler at "
+                           f"'tcp://127.0.0.1:{port}' within 5 s")
+    assert elapsed < 20                              # Dask's own connect timeout is 30 s
+    assert not ResultsFile(tmp_path / "out" / "results.jsonl").records()
+
+
+def test_cli_on_an_existing_cluster_writes_records_and_report(client, tmp_path, capsys):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY.replace("seeds = [0, 1]", "seeds = [0]"))
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--scheduler", client.scheduler.address, "--out",
+                 str(out), "--quiet"]) == 0
+    assert "4/4 runs finished (4 ok)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["runs"] == {"total": 4, "ok": 4, "diverged": 0, "error": 0, "missing": 0}
+    assert "| 0.01 |" in (out / "report.md").read_text()

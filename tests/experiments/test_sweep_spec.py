@@ -1,7 +1,10 @@
 """The sweep spec: parsing, one-line errors naming the field, and its expansion into runs."""
+import json
+
 import pytest
 from sweep_cases import BAD_SPECS, TINY
 
+from refimpl.cli import main
 from refimpl.experiments.sweep import SpecError, expand, load_spec, parse_spec
 from refimpl.experiments.sweep.presets import PRESETS
 
@@ -14,6 +17,16 @@ def test_malformed_spec_is_one_line_error_naming_the_field(text, expected, tmp_p
         load_spec(path)
     message = str(info.value)
     assert message.startswith(f"{path}: {expected}") and "\n" not in message
+
+
+def test_cli_reports_a_bad_spec_in_one_line_and_exit_1(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"optimizers": [{"name": "a", "optimizer": "sgd",
+                                                "grid": {"lr": [0.1, "fast"]}}]}))
+    code = main(["sweep", str(path), "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "optimizers[0] ('a').grid.lr[1]: lr must be a finite number > 0" in err
 
 
 def test_grid_runs_seed_major_with_shared_runs_once():
@@ -78,3 +91,11 @@ def test_examples_parse():
     assert examples
     for path in examples:
         assert len(expand(load_spec(path)).tasks) > 0, path
+
+
+def test_dry_run_lists_the_runs(tmp_path, capsys):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    assert main(["sweep", str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "riem: 2 points x 2 seeds" in out and "8 runs, 0 finished" in out
