@@ -66,6 +66,7 @@ BAD_SPECS = [
     ("[data]\nname='imagenet'\n[[optimizers]]\nname='a'\noptimizer='sgd'\n", "data.name:"),
     ("[data]\nn_train=0\n[[optimizers]]\nname='a'\noptimizer='sgd'\n", "data.n_train:"),
     ("[[optimizers]]\nname='a'\noptimizer='lbfgs'\n", "optimizers[0] ('a').optimizer:"),
+    ("[[optimizers]]\nname='a'\noptimizer=['sgd']\n", "optimizers[0] ('a').optimizer:"),
     ("[[optimizers]]\noptimizer='sgd'\n", "optimizers[0].name:"),
     ("[[optimizers]]\nname='a'\noptimizer='sgd'\n[[optimizers]]\nname='a'\noptimizer='adam'\n",
      "optimizers[1].name: 'a' is used twice"),

@@ -99,3 +99,10 @@ def test_dry_run_lists_the_runs(tmp_path, capsys):
     assert main(["sweep", str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "riem: 2 points x 2 seeds" in out and "8 runs, 0 finished" in out
+
+
+def test_a_relative_data_folder_is_taken_relative_to_the_spec(tmp_path):
+    path = tmp_path / "sub" / "s.toml"
+    path.parent.mkdir()
+    path.write_text(TINY.replace("[data]", "[data]\nname = 'mnist'\ndir = '../files'"))
+    assert load_spec(path).data.dir == str((tmp_path / "files").resolve())

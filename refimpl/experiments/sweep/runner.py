@@ -18,6 +18,7 @@ it (its unfinished run is given to another worker by the scheduler).
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import json
@@ -133,7 +134,7 @@ def _run_on_dask(plan: Plan, pending: list, results: ResultsFile, history: list,
                 task = futures[future]
                 try:
                     record = future.result()
-                except Exception as exc:       # the run's worker died too often, ...
+                except (Exception, asyncio.CancelledError) as exc:  # its worker died too often
                     record = error_record(task, f"{type(exc).__name__}: {exc}")
                 results.append(record)
                 tracker.finished(record)

@@ -11,7 +11,8 @@ one table. Example (``examples/sweep_quick.toml`` is a complete one)::
 
     [data]                              # default: the shipped MNIST subset, all of it
     name = "mnist-5k"                   # mnist-5k, mnist, fashion-mnist, cifar10
-    # dir = "/data/mnist"               # folder of the files (must exist on every worker)
+    # dir = "/data/mnist"               # its files' folder, on every worker (a relative one
+    #                                   # is taken relative to the spec file)
     # n_train = 1000                    # only the first n_train / n_test images of each split
     # n_test = 500
 
@@ -192,15 +193,16 @@ def load_spec(path) -> SweepSpec:
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not a text file (expected TOML or JSON)") from None
     return parse_spec(text, source=str(path), json_format=path.suffix.lower() == ".json",
-                      default_name=path.stem)
+                      default_name=path.stem, base=path.parent)
 
 
 def parse_spec(text: str, *, source: str = "spec", json_format: bool = False,
-               default_name: str = "sweep") -> SweepSpec:
+               default_name: str = "sweep", base=None) -> SweepSpec:
     """Parse and validate spec ``text`` (TOML, or JSON with ``json_format``).
 
     ``source`` prefixes error messages; ``default_name`` is the sweep's name when the spec
-    has none.
+    has none; a relative ``[data] dir`` is taken relative to ``base`` (the spec file's folder;
+    default: the current directory) and made absolute, since workers run elsewhere.
     """
     try:
         raw = json.loads(text) if json_format else tomllib.loads(text)
@@ -208,14 +210,14 @@ def parse_spec(text: str, *, source: str = "spec", json_format: bool = False,
         raise SpecError(f"{source}: not valid JSON: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML: {exc}") from None
-    return _Parser(source).spec(raw, default_name)
+    return _Parser(source, Path.cwd() if base is None else Path(base)).spec(raw, default_name)
 
 
 class _Parser:
     """Validation of the raw table, one field at a time, errors prefixed by the field."""
 
-    def __init__(self, source: str):
-        self.source = source
+    def __init__(self, source: str, base: Path):
+        self.source, self.base = source, base
         self.origins = {}         # shared setting -> the table it came from
 
     def fail(self, where: str, message: str):
@@ -275,7 +277,7 @@ class _Parser:
                       + ", ".join(DATASETS))
         folder = raw.get("dir")
         if folder is not None:
-            folder = self.text(folder, "data.dir")
+            folder = str((self.base / self.text(folder, "data.dir")).resolve())
         sizes = {k: None if raw.get(k) is None else self.count(raw[k], f"data.{k}")
                  for k in ("n_train", "n_test")}
         return DataSpec(name, folder, **sizes)
@@ -296,7 +298,7 @@ class _Parser:
         name = self.text(raw.get("name"), f"{where}.name")
         where = f"{where} ({name!r})"
         optimizer = raw.get("optimizer")
-        if optimizer not in OPTIMIZERS:
+        if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
             self.fail(f"{where}.optimizer", f"expected one of {', '.join(OPTIMIZERS)}, "
                       f"got {_show(optimizer)}")
         title = self.text(raw.get("title", name), f"{where}.title")
