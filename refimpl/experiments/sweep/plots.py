@@ -31,7 +31,7 @@ def _plt():
 
 def heatmaps(name: str, entry: dict, out, target: float) -> list[Path]:
     """Write the entry's heatmap PNGs into ``out``; return their paths."""
-    if not entry.get("heatmap"):
+    if not entry.get("heatmap") or not _has_results(entry):
         return []
     plt = _plt()
     from matplotlib.colors import LogNorm
@@ -94,7 +94,7 @@ def heatmaps(name: str, entry: dict, out, target: float) -> list[Path]:
 
 def batch_curves(name: str, entry: dict, out, target: float) -> Path | None:
     """Write the entry's batch-size PNG into ``out`` (``None`` if it does not vary it)."""
-    if "batch_size" not in entry["varied"]:
+    if "batch_size" not in entry["varied"] or not _has_results(entry):
         return None
     others = [k for k in entry["varied"] if k != "batch_size"]
     lines = {label: sorted(rows, key=lambda r: r["settings"]["batch_size"])
@@ -108,7 +108,7 @@ def batch_overview(entries: dict, out, target: float) -> Path | None:
     """One line per entry that varies ``batch_size``, at its best other settings."""
     lines = {}
     for entry in entries.values():
-        if "batch_size" not in entry["varied"]:
+        if "batch_size" not in entry["varied"] or not _has_results(entry):
             continue
         others = [k for k in entry["varied"] if k != "batch_size"]
         best_label, best_rows, best = None, None, -math.inf
@@ -129,6 +129,7 @@ def batch_overview(entries: dict, out, target: float) -> Path | None:
 def _batch_figure(lines: dict, path: Path, title: str, target: float) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, constrained_layout=True)
+    timed = False
     for label, rows in lines.items():
         b = [r["settings"]["batch_size"] for r in rows]
         for ax, field, scale in ((axes[0], "accuracy", 100.0), (axes[1], "seconds_to_target",
@@ -137,11 +138,16 @@ def _batch_figure(lines: dict, path: Path, title: str, target: float) -> None:
                  for r in rows]
             e = [0.0 if r[field]["se"] is None else scale * r[field]["se"] for r in rows]
             ax.errorbar(b, m, yerr=e, marker="o", ms=4, capsize=3, lw=1.4, label=label)
+            timed |= field == "seconds_to_target" and any(v > 0 for v in m)
     axes[0].set_ylabel("final test accuracy (%)  (mean ± s.e.)")
     axes[1].set_ylabel(f"training seconds to {100 * target:g}%  (mean ± s.e.)")
-    axes[1].set_yscale("log")
+    if timed:
+        axes[1].set_yscale("log")
+    sizes = sorted({r["settings"]["batch_size"] for rows in lines.values() for r in rows})
     for ax in axes:
         ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(b) for b in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("batch size")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7, loc="best")
@@ -171,6 +177,10 @@ def axis_values(rows: list, key: str) -> list:
     return values
 
 
+def _has_results(entry: dict) -> bool:
+    return any(r["finished"] for r in entry["rows"])
+
+
 def _cell_texts(r: dict) -> tuple[str, str]:
     acc, sec = r["accuracy"], r["seconds_to_target"]
     if r["ok"] == 0:
@@ -184,8 +194,8 @@ def _cell_texts(r: dict) -> tuple[str, str]:
         s = "not reached" if r["finished"] else "–"
     else:
         s = f"{sec['mean']:.3g} s"
-        if r["reached"] < r["seeds"]:
-            s += f"\n{r['reached']}/{r['seeds']}"
+        if r["reached"] < r["finished"]:
+            s += f"\n{r['reached']}/{r['finished']}"
     return a, s
 
 

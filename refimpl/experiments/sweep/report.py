@@ -133,12 +133,12 @@ def _entry_section(name: str, entry: dict, figures: list, target: float) -> list
     lines = [f"## {entry['title']} (`{name}`)", "",
              f"Optimizer `{entry['optimizer']}`; fixed: "
              + (", ".join(f"{k}={_fmt(v)}" for k, v in fixed.items()) or "defaults") + ".", ""]
-    head = [*varied, "final test accuracy (%)", f"reached {target:g}%",
+    head = [*varied, "final test accuracy (%)", f"reached {target:g}% (of finished)",
             f"seconds to {target:g}%", f"steps to {target:g}%", "ms / step"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for r in entry["rows"]:
         cells = [_fmt(r["settings"][k]) for k in varied]
-        cells += [_accuracy_cell(r), f"{r['reached']}/{r['seeds']}",
+        cells += [_accuracy_cell(r), f"{r['reached']}/{r['finished']}" if r["finished"] else "–",
                   _stat_cell(r["seconds_to_target"], "{:.3g}"),
                   _stat_cell(r["steps_to_target"], "{:.0f}"),
                   _stat_cell(r["seconds_per_step"], "{:.3g}", scale=1e3, se=False)]
@@ -164,7 +164,8 @@ def _stat_cell(s: dict, fmt: str, scale: float = 1.0, se: bool = True) -> str:
     """``mean ± se`` of a statistic (``se`` to one more digit for counts)."""
     if s["mean"] is None:
         return "–"
-    text = fmt.format(scale * s["mean"])
+    value = scale * s["mean"]
+    text = f"{value:.0f}" if fmt == "{:.3g}" and abs(value) >= 1000 else fmt.format(value)
     if se and s["se"] is not None:
         text += " ± " + ("{:.1f}" if fmt == "{:.0f}" else fmt).format(scale * s["se"])
     return text
@@ -184,6 +185,8 @@ def _entry_reading(entry: dict, target: float) -> list[str]:
     title = entry["title"]
     done = [r for r in rows if r["accuracy"]["mean"] is not None]
     if not done:
+        if all(r["missing"] == r["seeds"] for r in rows):
+            return [f"{title}: not run yet."]
         return [f"{title}: no configuration finished without diverging."]
     out = []
     best = max(done, key=lambda r: r["accuracy"]["mean"])
@@ -202,17 +205,22 @@ def _entry_reading(entry: dict, target: float) -> list[str]:
                    + (f", on some seeds at {'; '.join(_settings(r) for r in some_div)}"
                       if some_div else "") + ".")
     fast = [r for r in rows if r["seconds_to_target"]["mean"] is not None
-            and r["reached"] == r["seeds"]]
+            and r["reached"] == r["finished"]]
+    missing = sum(r["missing"] for r in rows)
+    if missing:
+        out.append(f"{title}: {missing} of {sum(r['seeds'] for r in rows)} runs not run yet; "
+                   "the statements above and below are about the finished ones.")
     if fast:
         quick = min(fast, key=lambda r: r["seconds_to_target"]["mean"])
         few = min(fast, key=lambda r: r["steps_to_target"]["mean"])
         out.append(f"{title}: {len(fast)} of {len(rows)} configurations reach "
-                   f"{100 * target:g}% on every seed; the fastest is {_settings(quick)} "
+                   f"{100 * target:g}% on every finished seed; the fastest is {_settings(quick)} "
                    f"({quick['seconds_to_target']['mean']:.3g} s, "
                    f"{quick['steps_to_target']['mean']:.0f} steps), the fewest steps "
                    f"{_settings(few)} ({few['steps_to_target']['mean']:.0f}).")
     elif any(r["reached"] for r in rows):
-        out.append(f"{title}: no configuration reaches {100 * target:g}% on every seed.")
+        out.append(f"{title}: no configuration reaches {100 * target:g}% on every finished "
+                   "seed.")
     else:
         out.append(f"{title}: no run reached {100 * target:g}%.")
     for key in entry["varied"]:
@@ -233,10 +241,7 @@ def _along(entry: dict, best: dict, key: str) -> str | None:
     parts = []
     for r in line:
         acc = r["accuracy"]["mean"]
-        parts.append(f"{_fmt(r['settings'][key])}: " + ("diverged" if acc is None and
-                                                         r["diverged"] else
-                                                         "–" if acc is None else
-                                                         f"{100 * acc:.1f}%"))
+        parts.append(f"{_fmt(r['settings'][key])}: " + _accuracy_word(r))
     at = ", ".join(f"{k}={_fmt(v)}" for k, v in others.items())
     text = f"along {key}" + (f" (at {at})" if at else "") + ": " + ", ".join(parts)
     if key == "batch_size" and "lr" in entry["varied"]:
@@ -253,6 +258,13 @@ def _along(entry: dict, best: dict, key: str) -> str | None:
         if best_lr:
             text += "; the best lr per batch size is " + ", ".join(best_lr)
     return text + "."
+
+
+def _accuracy_word(r: dict) -> str:
+    acc = r["accuracy"]["mean"]
+    if acc is not None:
+        return f"{100 * acc:.1f}%"
+    return "diverged" if r["diverged"] else "failed" if r["error"] else "not run"
 
 
 def _settings(r: dict) -> str:
