@@ -238,10 +238,7 @@ def _along(entry: dict, best: dict, key: str) -> str | None:
     line = sorted(line, key=lambda r: _order(r["settings"][key]))
     if len(line) < 2:
         return None
-    parts = []
-    for r in line:
-        acc = r["accuracy"]["mean"]
-        parts.append(f"{_fmt(r['settings'][key])}: " + _accuracy_word(r))
+    parts = [f"{_fmt(r['settings'][key])}: " + _accuracy_word(r) for r in line]
     at = ", ".join(f"{k}={_fmt(v)}" for k, v in others.items())
     text = f"along {key}" + (f" (at {at})" if at else "") + ": " + ", ".join(parts)
     if key == "batch_size" and "lr" in entry["varied"]:
