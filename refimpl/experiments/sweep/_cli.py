@@ -23,7 +23,6 @@ def add_parser(subparsers) -> None:
                     "--scheduler. Each finished run is appended to OUT/results.jsonl; running "
                     "the same command again runs only what is missing. At the end OUT/report.md "
                     "(tables, heatmaps, batch-size curves, a reading) is written.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="presets: " + "; ".join(f"{k}: {v.summary}" for k, v in PRESETS.items()))
     p.add_argument("spec", nargs="?", metavar="SPEC", help="the sweep spec file")
     p.add_argument("--preset", choices=tuple(PRESETS), help="a built-in spec instead of SPEC")

@@ -108,23 +108,28 @@ class SweepProgress:
         if self.tty:
             if not force and self.pending and now - self._last < 0.2:
                 return
-            self.stream.write("\r" + text + " " * max(self._width - len(text), 0))
+            self._write("\r" + text + " " * max(self._width - len(text), 0))
             self._width = len(text)
         else:
             if text == self._text or (not force and self.pending
                                       and now - self._last < self.interval):
                 return
-            self.stream.write(text + "\n")
+            self._write(text + "\n")
         self._last, self._text = now, text
-        self.stream.flush()
 
     def close(self) -> None:
         """Show the last state and end the line."""
         if self.enabled:
             self.show(force=True)
             if self.tty:
-                self.stream.write("\n")
-                self.stream.flush()
+                self._write("\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):          # the terminal or pipe is gone: stay quiet
+            self.enabled = False
 
     def _learn(self, record: dict) -> None:
         if record.get("status") not in ("ok", "diverged") or not record.get("steps") \

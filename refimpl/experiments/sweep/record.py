@@ -1,33 +1,34 @@
 """The record of one run: what a sweep appends to ``results.jsonl`` (one JSON object a line).
 
-=================  =========================================================================
-``format``         ``"refimpl-sweep-record/1"``
-``key``, ``entry`` the run's key (:func:`~refimpl.experiments.sweep.plan.run_key`) and the
-                   first entry that asked for it
-``config``         the complete ``TrainConfig.to_dict()`` of the run (``eval_every`` set)
-``options``        further optimizer keywords (``{}`` for most runs)
-``seed``           the run's seed (also in ``config``)
-``data``           the data spec plus the sizes used and ``sha256`` of the arrays
-``target``         the test accuracy of "time to target"
-``status``         ``"ok"``, ``"diverged"`` (the loss exploded or became non-finite: the
-                   curves stop at the last good epoch) or ``"error"`` (an exception, or the
-                   run's worker died too often; the run is tried again by a rerun)
-``message``        ``null``, the divergence message, or the error
-``epochs``         the run's ``epochs.jsonl``: per epoch ``epoch``, ``step``, ``epoch_loss``,
-                   ``train_loss``, ``test_loss``, ``test_accuracy``, ``seconds``, ``time``
-``evals``          the run's ``evals.jsonl`` (``evals_per_epoch`` evaluations per epoch)
-``final``          the last epoch's ``epoch``, ``step``, ``train_loss``, ``test_loss``,
-                   ``test_accuracy``, and ``best_test_accuracy`` over all evaluations
-``to_target``      the first evaluation at or above ``target``: ``step``, ``epoch`` (a
-                   fraction) and ``seconds`` of training; ``null`` if none reached it
-``steps``          optimizer steps taken
-``seconds``        training seconds (steps only, as in ``refimpl train``); ``seconds_per_step``
-``wall_seconds``   the whole run on its worker: loading, warm-up, training, evaluation
-``worker``         ``host``, ``pid``, Dask ``address`` (or ``null``), ``blas_threads``
-``finished_at``    UTC time, ISO 8601
-``versions``       refimpl, Python, NumPy, SciPy, Numba, threadpoolctl, Dask, distributed,
-                   and the BLAS library
-=================  =========================================================================
+====================  ======================================================================
+``format``            ``"refimpl-sweep-record/1"``
+``key``, ``entry`   ` the run's key (:func:`~refimpl.experiments.sweep.plan.run_key`) and the
+                      first entry that asked for it
+``config``            the complete ``TrainConfig.to_dict()`` of the run (``eval_every`` set)
+``options``           further optimizer keywords (``{}`` for most runs)
+``seed``              the run's seed (also in ``config``)
+``data``              the data spec plus the sizes used and ``sha256`` of the arrays
+``target``            the test accuracy of "time to target"
+``status``            ``"ok"``, ``"diverged"`` (the loss exploded or became non-finite: the
+                      curves stop at the last good epoch) or ``"error"`` (an exception, or the
+                      run's worker died too often; the run is tried again by a rerun)
+``message``           ``null``, the divergence message, or the error
+``epochs``            the run's ``epochs.jsonl``: per epoch ``epoch``, ``step``, ``epoch_loss``,
+                      ``train_loss``, ``test_loss``, ``test_accuracy``, ``seconds``, ``time``
+``evals``             the run's ``evals.jsonl`` (``evals_per_epoch`` evaluations per epoch)
+``final``             the last epoch's ``epoch``, ``step``, ``train_loss``, ``test_loss``,
+                      ``test_accuracy``, and ``best_test_accuracy`` over all evaluations
+``to_target``         the first evaluation at or above ``target``: ``step``, ``epoch`` (a
+                      fraction) and ``seconds`` of training; ``null`` if none reached it
+``steps``             optimizer steps taken
+``seconds``           training seconds (steps only, as in ``refimpl train``), and
+                      ``seconds_per_step``
+``wall_seconds``      the whole run on its worker: loading, warm-up, training, evaluation
+``worker``            ``host``, ``pid``, Dask ``address`` (or ``null``), ``blas_threads``
+``finished_at``       UTC time, ISO 8601
+``versions``          refimpl, Python, NumPy, SciPy, Numba, threadpoolctl, Dask, distributed,
+                      and the BLAS library
+====================  ======================================================================
 
 Accuracies are fractions; times are seconds. Everything but the timings (:data:`TIMING`) is
 the same, bit for bit, whichever worker ran the run and however many there were:

@@ -73,7 +73,9 @@ def run_sweep(spec: SweepSpec, out, *, client=None, scheduler: str | None = None
     stream = sys.stderr if stream is None else stream
     session = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec="seconds"), "load_average_start": _loadavg()}
-    say = (lambda text: print(text, file=stream, flush=True)) if progress else (lambda t: None)
+    def say(text):
+        if progress:
+            _print(text, stream)
     plan = expand(spec)
     out = Path(out)
     start = time.perf_counter()
@@ -87,13 +89,13 @@ def run_sweep(spec: SweepSpec, out, *, client=None, scheduler: str | None = None
         if pending:
             where = dict(client=client, scheduler=scheduler, workers=workers, timeout=timeout,
                          dashboard=dashboard)
+            completed = False
             try:
-                session["where"] = _run_on_dask(plan, pending, results, list(latest.values()),
-                                                say, stream, progress, where, session)
-            except KeyboardInterrupt:
-                _log_session(out, session, results, start, pending, interrupted=True)
-                raise
-            _log_session(out, session, results, start, pending, interrupted=False)
+                _run_on_dask(plan, pending, results, list(latest.values()), say, stream,
+                             progress, where, session)
+                completed = True
+            finally:                          # interrupted, or the terminal went away, too
+                _log_session(out, session, results, start, pending, not completed)
         latest = {k: r for k, r in results.latest().items() if k in plan.tasks}
     statuses: dict = {}
     for r in latest.values():
@@ -110,8 +112,9 @@ def run_sweep(spec: SweepSpec, out, *, client=None, scheduler: str | None = None
 
 
 def _run_on_dask(plan: Plan, pending: list, results: ResultsFile, history: list, say, stream,
-                 progress: bool, where: dict, session: dict) -> str:
-    """Run ``pending`` on Dask, appending each record as it arrives; return where it ran."""
+                 progress: bool, where: dict, session: dict) -> None:
+    """Run ``pending`` on Dask, appending each record as it arrives (``session["where"]``:
+    the cluster)."""
     try:
         import distributed
 
@@ -146,7 +149,6 @@ def _run_on_dask(plan: Plan, pending: list, results: ResultsFile, history: list,
             _cancel(client, list(futures))
             raise
         tracker.close()
-    return session["where"]
 
 
 def _log_session(out: Path, session: dict, results: ResultsFile, start: float, pending: list,
@@ -165,6 +167,14 @@ def _loadavg():
         return [round(v, 2) for v in os.getloadavg()]
     except OSError:
         return None
+
+
+def _print(text: str, stream) -> None:
+    """A line of progress; a closed stream (``| tee`` ended by the same Ctrl-C) is no error."""
+    try:
+        print(text, file=stream, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _cancel(client, futures) -> None:

@@ -43,9 +43,7 @@ one table. Example (``examples/sweep_quick.toml`` is a complete one)::
     lr = { log_uniform = [1e-4, 1e-2] }
     batch_size = { choice = [32, 64, 128] }
 
-Settings
---------
-A *setting* is a field of :class:`~refimpl.experiments.config.TrainConfig` (``lr``, ``mass``,
+**Settings.** A *setting* is a field of :class:`~refimpl.experiments.config.TrainConfig` (``lr``, ``mass``,
 ``output_metric``, ``batch_size``, ``epochs``, ``drop_last``, ``max_loss_factor``,
 ``widths``, ``activation``) or any other keyword the entry's optimizer accepts (momentum's
 ``beta``, the Riemannian optimizer's ``precision`` ...), passed to
@@ -56,9 +54,7 @@ Values are numbers, strings, booleans, or lists of those (``widths``, Adam's ``b
 Later tables override earlier ones: ``[model]``, ``[defaults]``, the entry's fixed keys, then
 the grid or random point. A setting left out everywhere takes ``TrainConfig``'s default.
 
-Points
-------
-``grid``: every combination of its lists (each non-empty, without repeats). ``random``:
+**Points.** ``grid``: every combination of its lists (each non-empty, without repeats). ``random``:
 ``samples`` draws from ``numpy.random.default_rng(seed)``; for each sample the settings are
 drawn in sorted name order, from ``{uniform = [lo, hi]}``, ``{log_uniform = [lo, hi]}``
 (``0 < lo``), ``{int_uniform = [lo, hi]}`` (both ends included) or ``{choice = [...]}``;
