@@ -2,7 +2,7 @@
 
 ====================  ======================================================================
 ``format``            ``"refimpl-sweep-record/1"``
-``key``, ``entry`   ` the run's key (:func:`~refimpl.experiments.sweep.plan.run_key`) and the
+``key``, ``entry``    the run's key (:func:`~refimpl.experiments.sweep.plan.run_key`) and the
                       first entry that asked for it
 ``config``            the complete ``TrainConfig.to_dict()`` of the run (``eval_every`` set)
 ``options``           further optimizer keywords (``{}`` for most runs)

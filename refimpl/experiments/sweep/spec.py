@@ -43,27 +43,28 @@ one table. Example (``examples/sweep_quick.toml`` is a complete one)::
     lr = { log_uniform = [1e-4, 1e-2] }
     batch_size = { choice = [32, 64, 128] }
 
-**Settings.** A *setting* is a field of :class:`~refimpl.experiments.config.TrainConfig` (``lr``, ``mass``,
-``output_metric``, ``batch_size``, ``epochs``, ``drop_last``, ``max_loss_factor``,
-``widths``, ``activation``) or any other keyword the entry's optimizer accepts (momentum's
-``beta``, the Riemannian optimizer's ``precision`` ...), passed to
-:func:`refimpl.optim.make_optimizer`; so an optimizer or option added later is swept without
-changes here. ``seed``, ``dataset``, ``data_dir``, ``optimizer`` and ``eval_every`` are set by
-the sweep itself (``seeds``, ``[data]``, the entry's ``optimizer``, ``evals_per_epoch``).
-Values are numbers, strings, booleans, or lists of those (``widths``, Adam's ``betas``).
-Later tables override earlier ones: ``[model]``, ``[defaults]``, the entry's fixed keys, then
-the grid or random point. A setting left out everywhere takes ``TrainConfig``'s default.
+**Settings.** A *setting* is a field of :class:`~refimpl.experiments.config.TrainConfig`
+(``lr``, ``mass``, ``output_metric``, ``batch_size``, ``epochs``, ``drop_last``,
+``max_loss_factor``, ``widths``, ``activation``) or any other keyword the entry's optimizer
+accepts (momentum's ``beta``, the Riemannian optimizer's ``precision`` ...), passed to
+:func:`refimpl.optim.make_optimizer`; so an optimizer or option added later is swept
+without changes here. ``seed``, ``dataset``, ``data_dir``, ``optimizer`` and ``eval_every``
+are set by the sweep itself (``seeds``, ``[data]``, the entry's ``optimizer``,
+``evals_per_epoch``). Values are numbers, strings, booleans, or lists of those (``widths``,
+Adam's ``betas``). Later tables override earlier ones: ``[model]``, ``[defaults]``, the
+entry's fixed keys, then the grid or random point. A setting left out everywhere takes
+``TrainConfig``'s default.
 
-**Points.** ``grid``: every combination of its lists (each non-empty, without repeats). ``random``:
-``samples`` draws from ``numpy.random.default_rng(seed)``; for each sample the settings are
-drawn in sorted name order, from ``{uniform = [lo, hi]}``, ``{log_uniform = [lo, hi]}``
-(``0 < lo``), ``{int_uniform = [lo, hi]}`` (both ends included) or ``{choice = [...]}``;
-drawn floats are rounded to 4 significant digits. With both, every random sample is combined
-with every grid point; with neither, the entry is its fixed settings alone. An entry whose
-grid varies both ``mass`` and ``lr`` gets heatmaps over them in the report; ``heatmap =
-["damping", "lr"]`` names another pair (rows, columns), ``heatmap = false`` asks for none.
-Runs that two entries share (the same configuration and seed) are run once and reported in
-both.
+**Points.** ``grid``: every combination of its lists (each non-empty, without repeats).
+``random``: ``samples`` draws from ``numpy.random.default_rng(seed)``; for each sample the
+settings are drawn in sorted name order, from ``{uniform = [lo, hi]}``, ``{log_uniform =
+[lo, hi]}`` (``0 < lo``), ``{int_uniform = [lo, hi]}`` (both ends included) or ``{choice =
+[...]}``; drawn floats are rounded to 4 significant digits. With both, every random sample
+is combined with every grid point; with neither, the entry is its fixed settings alone. An
+entry whose grid varies both ``mass`` and ``lr`` gets heatmaps over them in the report;
+``heatmap = ["damping", "lr"]`` names another pair (rows, columns), ``heatmap = false``
+asks for none. Runs that two entries share (the same configuration and seed) are run once
+and reported in both.
 
 Errors name the field, as ``sweep.toml: optimizers[1] ('adam').grid.lr[2]: lr must be a
 finite number > 0, got -1.0``; every point is checked (its ``TrainConfig`` built, its
