@@ -26,6 +26,7 @@ from refimpl.experiments import TrainConfig, train
 from refimpl.experiments.sweep import (ResultsFile, execute, expand, parse_spec, run_sweep,
                                        without_timing)
 from refimpl.experiments.sweep.execute import _dataset, blas_single_thread
+from refimpl.experiments.sweep.record import CURVE_TIMING
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def test_sweep_gives_the_records_of_its_runs_one_by_one(client, one_by_one, tmp_
     config = TrainConfig.from_dict(records[task["key"]]["config"])
     with blas_single_thread():                       # as on the workers; else to rounding
         result = train(config, tmp_path / "direct", dataset=data, quiet=True, progress=False)
-    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("seconds", "time")}  # noqa
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in CURVE_TIMING}  # noqa
                         for r in rs]
     assert strip(result.epochs) == strip(records[task["key"]]["epochs"])
 

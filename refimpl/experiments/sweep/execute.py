@@ -12,9 +12,8 @@ does not already: the local cluster's workers are limited at start-up), which al
 metric's per-module threads give the same bits as one thread (``refimpl._threads``). What
 remains is the timing, which the record keeps apart.
 
-Per process, the data set is loaded once (and fingerprinted, SHA-256 of its arrays), and each
-optimizer configuration takes one step on a tiny model before its first run, so that loading
-the Numba kernels from their cache is not counted as training time.
+Per process, the data set is loaded once (and fingerprinted, SHA-256 of its arrays). Loading
+the Numba kernels is not counted as training time: ``train`` takes untimed warm-up steps.
 """
 from __future__ import annotations
 
@@ -33,15 +32,11 @@ import numpy as np
 
 from ... import __version__
 from ...data import Dataset, load_dataset
-from ...modules import mlp
-from ...optim import DivergenceError, make_optimizer
+from ...optim import DivergenceError
 from ..config import TrainConfig
 from ..metrics_log import read_records
 from ..training import steps_per_epoch, train
 from .record import error_record, make_record
-
-_WARMED: set = set()
-
 
 def execute(task: dict) -> dict:
     """Train the run ``task`` describes; return its record (never raises but interrupts)."""
@@ -56,7 +51,6 @@ def execute(task: dict) -> dict:
             per_epoch = steps_per_epoch(len(data.y_train), config)
             config = config.replace(eval_every=max(per_epoch // task["evals_per_epoch"], 1))
             options = task["options"]
-            _warm_up(config, options)
             status, message = "ok", None
             with tempfile.TemporaryDirectory(prefix="refimpl-sweep-") as tmp:
                 try:
@@ -111,21 +105,6 @@ def _dataset(name, directory, n_train, n_test) -> tuple[Dataset, str]:
     for a in (ds.X_train, ds.y_train, ds.X_test, ds.y_test):
         h.update(np.ascontiguousarray(a).tobytes())
     return ds, h.hexdigest()
-
-
-def _warm_up(config: TrainConfig, options: dict) -> None:
-    """One step of the run's optimizer on a 3-4-2 model, once per process and setting."""
-    ident = (config.optimizer, config.activation, repr(sorted(config.hyper().items())),
-             repr(sorted(options.items())))
-    if ident in _WARMED:
-        return
-    _WARMED.add(ident)
-    model = mlp([3, 4, 2], config.activation)
-    X, y = np.linspace(0.0, 1.0, 12).reshape(4, 3), np.array([0, 1, 0, 1])
-    with contextlib.suppress(Exception):      # the run itself reports any problem
-        opt = make_optimizer(config.optimizer, model, "cross_entropy", **config.hyper(),
-                             **options)
-        opt.update(opt.init(model.init(np.random.default_rng(0))), X, y)
 
 
 def _worker_info() -> dict:

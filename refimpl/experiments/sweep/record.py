@@ -14,15 +14,17 @@
                       run's worker died too often; the run is tried again by a rerun)
 ``message``           ``null``, the divergence message, or the error
 ``epochs``            the run's ``epochs.jsonl``: per epoch ``epoch``, ``step``, ``epoch_loss``,
-                      ``train_loss``, ``test_loss``, ``test_accuracy``, ``seconds``, ``time``
+                      ``train_loss``, ``test_loss``, ``test_accuracy``, and its timings
+                      (``seconds``, ``time``, CPU seconds, other processes' load, warm-up)
 ``evals``             the run's ``evals.jsonl`` (``evals_per_epoch`` evaluations per epoch)
 ``final``             the last epoch's ``epoch``, ``step``, ``train_loss``, ``test_loss``,
                       ``test_accuracy``, and ``best_test_accuracy`` over all evaluations
 ``to_target``         the first evaluation at or above ``target``: ``step``, ``epoch`` (a
                       fraction) and ``seconds`` of training; ``null`` if none reached it
 ``steps``             optimizer steps taken
-``seconds``           training seconds (steps only, as in ``refimpl train``), and
-                      ``seconds_per_step``
+``seconds``           training seconds (steps only, as in ``refimpl train``: its untimed
+                      warm-up steps excluded), ``cpu_seconds`` (process CPU seconds of the
+                      same steps) and ``seconds_per_step``
 ``wall_seconds``      the whole run on its worker: loading, warm-up, training, evaluation
 ``worker``            ``host``, ``pid``, Dask ``address`` (or ``null``), ``blas_threads``
 ``finished_at``       UTC time, ISO 8601
@@ -41,9 +43,12 @@ import datetime
 RECORD_FORMAT = "refimpl-sweep-record/1"
 FINISHED = ("ok", "diverged")
 """Statuses of a finished run, which a rerun skips; ``"error"`` runs are tried again."""
-TIMING = ("seconds", "seconds_per_step", "wall_seconds", "worker", "finished_at", "versions")
+TIMING = ("seconds", "cpu_seconds", "seconds_per_step", "wall_seconds", "worker", "finished_at",
+          "versions")
 """Top-level fields that depend on the machine, its load, or who ran the run."""
-_CURVE_TIMING = ("seconds", "time")
+CURVE_TIMING = ("seconds", "time", "cpu_seconds", "cpu_time", "other_cores", "warmup_seconds",
+                "compile_seconds")
+"""Fields of the per-epoch and per-evaluation records that do (``refimpl train``'s metrics)."""
 
 
 def make_record(task: dict, config: dict, *, status: str, message, epochs: list, evals: list,
@@ -54,6 +59,7 @@ def make_record(task: dict, config: dict, *, status: str, message, epochs: list,
     target = task["target"]
     hit = next((r for r in evals if (r.get("test_accuracy") or 0.0) >= target), None)
     seconds = float(last.get("time") or 0.0)
+    cpu = last.get("cpu_time")
     accuracies = [r["test_accuracy"] for r in evals if r.get("test_accuracy") is not None]
     return {
         "format": RECORD_FORMAT, "key": task["key"], "entry": task.get("entry"),
@@ -66,6 +72,7 @@ def make_record(task: dict, config: dict, *, status: str, message, epochs: list,
         "to_target": None if hit is None else {"step": hit["step"], "epoch": hit["epoch"],
                                                "seconds": hit["time"]},
         "steps": steps, "seconds": seconds,
+        "cpu_seconds": None if cpu is None else float(cpu),
         "seconds_per_step": seconds / last["step"] if last.get("step") else None,
         "wall_seconds": wall_seconds, "worker": worker,
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -88,7 +95,7 @@ def without_timing(record: dict) -> dict:
     per-epoch and per-evaluation times, the seconds to target)."""
     out = {k: v for k, v in record.items() if k not in TIMING}
     for curve in ("epochs", "evals"):
-        out[curve] = [{k: v for k, v in r.items() if k not in _CURVE_TIMING}
+        out[curve] = [{k: v for k, v in r.items() if k not in CURVE_TIMING}
                       for r in record.get(curve, [])]
     if out.get("to_target"):
         out["to_target"] = {k: v for k, v in out["to_target"].items() if k != "seconds"}
