@@ -97,7 +97,7 @@ def batch_curves(name: str, entry: dict, out, target: float) -> Path | None:
     if "batch_size" not in entry["varied"] or not _has_results(entry):
         return None
     others = [k for k in entry["varied"] if k != "batch_size"]
-    lines = {label: sorted(rows, key=lambda r: r["settings"]["batch_size"])
+    lines = {label or entry["title"]: sorted(rows, key=lambda r: r["settings"]["batch_size"])
              for label, rows in slices(entry["rows"], others).items()}
     path = Path(out) / f"batch_size-{_slug(name)}.png"
     _batch_figure(lines, path, entry["title"], target)

@@ -205,7 +205,7 @@ def _entry_reading(entry: dict, target: float) -> list[str]:
                    + (f", on some seeds at {'; '.join(_settings(r) for r in some_div)}"
                       if some_div else "") + ".")
     fast = [r for r in rows if r["seconds_to_target"]["mean"] is not None
-            and r["reached"] == r["finished"]]
+            and r["reached"] == r["finished"] and not r["diverged"]]
     missing = sum(r["missing"] for r in rows)
     if missing:
         out.append(f"{title}: {missing} of {sum(r['seeds'] for r in rows)} runs not run yet; "
@@ -214,13 +214,14 @@ def _entry_reading(entry: dict, target: float) -> list[str]:
         quick = min(fast, key=lambda r: r["seconds_to_target"]["mean"])
         few = min(fast, key=lambda r: r["steps_to_target"]["mean"])
         out.append(f"{title}: {len(fast)} of {len(rows)} configurations reach "
-                   f"{100 * target:g}% on every finished seed; the fastest is {_settings(quick)} "
+                   f"{100 * target:g}% on every finished seed without diverging; the fastest "
+                   f"is {_settings(quick)} "
                    f"({quick['seconds_to_target']['mean']:.3g} s, "
                    f"{quick['steps_to_target']['mean']:.0f} steps), the fewest steps "
                    f"{_settings(few)} ({few['steps_to_target']['mean']:.0f}).")
     elif any(r["reached"] for r in rows):
         out.append(f"{title}: no configuration reaches {100 * target:g}% on every finished "
-                   "seed.")
+                   "seed without diverging.")
     else:
         out.append(f"{title}: no run reached {100 * target:g}%.")
     for key in entry["varied"]:
