@@ -25,20 +25,22 @@ def add_parser(subparsers) -> None:
                     "(tables, heatmaps, batch-size curves, a reading) is written.",
         epilog="presets: " + "; ".join(f"{k}: {v.summary}" for k, v in PRESETS.items()))
     p.add_argument("spec", nargs="?", metavar="SPEC", help="the sweep spec file")
-    p.add_argument("--preset", choices=tuple(PRESETS), help="a built-in spec instead of SPEC")
+    p.add_argument("--preset", choices=tuple(PRESETS), help="a built-in spec instead of SPEC (default: none, SPEC is read)")
     p.add_argument("--show-preset", choices=tuple(PRESETS), metavar="NAME",
-                   help="print a preset's spec (TOML) and exit: a start for your own")
+                   help="print a preset's spec (TOML) and exit: a start for your own (default: "
+                        "run the sweep)")
     p.add_argument("--out", help="output folder (default out/sweep/NAME, NAME from the spec)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int,
                        help="workers of the local cluster (default: one per core)")
     where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run on the Dask cluster of this scheduler (tcp://host:8786)")
+                       help="run on the Dask cluster of this scheduler, tcp://host:8786 (default: "
+                            "a local cluster started by the command)")
     p.add_argument("--timeout", type=float, default=5.0,
                    help="seconds to wait for --scheduler (default 5)")
     p.add_argument("--dashboard", metavar="ADDRESS",
-                   help="serve the local cluster's Dask dashboard here (e.g. :8787; needs "
-                        "bokeh)")
+                   help="serve the local cluster's Dask dashboard here, e.g. :8787, needs bokeh "
+                        "(default: no dashboard)")
     p.add_argument("--dry-run", action="store_true",
                    help="check the spec and list the runs; run nothing")
     p.add_argument("--report-only", action="store_true",
