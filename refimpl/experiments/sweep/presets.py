@@ -5,8 +5,9 @@ its extra hyperparameters — the mass ``μ`` (the diagonal ``M_l = μ I``, the 
 regularisation) and the output metric — and how they interact with the learning rate and
 the batch size, beside SGD, Adam and the network-scope damped Gauss–Newton method. Same data
 and model as ``refimpl reproduce`` (the shipped MNIST subset, MLP 784-256-256-10 tanh), three
-seeds per point. It was sized for about 20 minutes on 2 cores; the measured time and its
-results are in ``docs/sweep.md``.
+seeds per point, 285 runs. Sized from per-step costs at about 950 worker-seconds of training
+(an estimate of about 10 minutes on two idle cores); what was measured, and the results, are
+in ``docs/sweep.md``.
 """
 from __future__ import annotations
 
