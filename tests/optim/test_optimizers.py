@@ -7,7 +7,8 @@ from refimpl.modules import mlp
 from refimpl.optim import OPTIMIZERS, DivergenceError, make_optimizer
 
 HYPER = {"sgd": dict(lr=0.05), "momentum": dict(lr=0.02, beta=0.9), "adam": dict(lr=0.01),
-         "riemannian": dict(lr=0.1, mass=0.5), "gauss-newton": dict(lr=0.1, mass=0.5)}
+         "riemannian": dict(lr=0.1, mass=0.5), "gauss-newton": dict(lr=0.1, mass=0.5),
+         "kfac": dict(lr=0.1, damping=0.5)}
 
 
 def problem(seed=0, S=32):
