@@ -1,6 +1,7 @@
 """Optimizers with one contract (``init`` / ``update`` / ``params``; see ``base.py``)."""
 from .adam import Adam
 from .base import DivergenceError, Optimizer, OptState
+from .damping import LevenbergMarquardt
 from .kfac import KFAC
 from .riemannian import GaussNewton, RiemannianSGD
 from .sgd import SGD, Momentum
@@ -18,4 +19,4 @@ def make_optimizer(name: str, model, loss="mse", **hyper) -> Optimizer:
 
 
 __all__ = ["Optimizer", "OptState", "DivergenceError", "SGD", "Momentum", "Adam",
-           "RiemannianSGD", "GaussNewton", "KFAC", "make_optimizer", "OPTIMIZERS"]
+           "RiemannianSGD", "GaussNewton", "KFAC", "LevenbergMarquardt", "make_optimizer", "OPTIMIZERS"]
