@@ -24,9 +24,10 @@ residual the step reports, about 1e-14 relative), so ``Δᵀ G Δ = η² ∇Rᵀ
 ``Δᵀ C Δ = Δᵀ G Δ − μ ‖Δ‖²``. The actual decrease costs one forward pass on the batch.
 
 The rule's state is the current ``μ`` (a float64 array in the optimizer's slots, so
-checkpoints keep it and a resumed run continues bit for bit); each step reports ``mass`` (the
-``μ`` it used), ``rho`` (NaN on steps that did not measure it), ``new_loss`` and
-``rejected``.
+checkpoints keep it and a resumed run continues bit for bit); each step reports ``damping``
+(the ``μ`` it used), ``rho`` (NaN on steps that did not measure it), ``new_loss`` and
+``rejected``. :class:`~refimpl.optim.KFAC` uses the same rule on its Tikhonov ``λ``, with
+its own Kronecker-factored curvature in the model.
 """
 from __future__ import annotations
 
@@ -156,20 +157,23 @@ def quadratic_change(grads: dict, update: dict, lr: float, mass: float,
     return gd + 0.5 * dGd
 
 
-def adapt(rule: LevenbergMarquardt, opt, state, X, targets, grads, update, diag, mass):
-    """Review a metric optimizer's step by ``rule``: ``(update, slots, diag)`` with the
-    update zeroed if rejected, the next ``μ`` in the slots and the rule's diagnostics."""
-    rho, new_loss, rejected, value = np.nan, np.nan, False, mass
+def adapt(rule: LevenbergMarquardt, opt, state, X, targets, update, diag, value, predicted):
+    """Review an optimizer's step by ``rule``: ``(update, slots, diag)`` with the update
+    zeroed if rejected, the next damping in ``slots["damping"]`` and the rule's diagnostics.
+
+    ``value`` is the damping the step used, ``predicted`` a callable giving ``m(Δ)``
+    (evaluated only on steps that measure ``ρ``); ``diag["loss"]`` the risk before the step.
+    """
+    rho, new_loss, rejected, nxt = np.nan, np.nan, False, value
     if rule.measures(state.step):
         new = tree.tree_map(np.add, state.params, update)
         new_loss = batch_risk(opt.model, opt.loss, new, X, targets)
-        predicted = quadratic_change(grads, update, opt.lr, mass, rule.include_damping)
-        value, rho, rejected = rule.review(state.step, mass, diag["loss"], new_loss, predicted)
+        nxt, rho, rejected = rule.review(state.step, value, diag["loss"], new_loss, predicted())
     if rejected:
         update = tree.zeros_like(update)
         diag["update_norm"] = 0.0
-    slots = dict(state.slots, damping={"value": np.array(value)})
-    diag.update(mass=mass, rho=rho, new_loss=new_loss, rejected=float(rejected))
+    slots = dict(state.slots, damping={"value": np.array(nxt)})
+    diag.update(damping=value, rho=rho, new_loss=new_loss, rejected=float(rejected))
     return update, slots, diag
 
 

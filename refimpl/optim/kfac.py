@@ -57,6 +57,7 @@ from .._validation import as_positive_float, check_choice
 from ..losses import get_output_metric
 from ..modules import block_items
 from .base import Optimizer
+from .damping import adapt, get_damping
 
 DAMPING_FORMS = ("factored", "exact")
 
@@ -79,13 +80,18 @@ class KFAC(Optimizer):
     inverse_period : int ≥ 1
         Steps between recomputations of the damped inverses.
     damping_form : {"factored", "exact"}
+    damping_rule : None, "fixed", "adaptive", "adaptive-reject" or LevenbergMarquardt
+        Adapt ``λ`` (started at ``damping``) by the Levenberg–Marquardt rule of
+        :mod:`refimpl.optim.damping`, with K-FAC's own curvature in the quadratic model,
+        ``m(Δ) = ∇RᵀΔ + ½ Σ_l ⟨Δ_l, Ḡ_l Δ_l Ā_l⟩`` (as kfac-jax's default); the inverses
+        take the current ``λ`` when they are recomputed.
     """
 
     name = "kfac"
 
     def __init__(self, model, loss="mse", *, lr: float = 1.0, damping: float = 1e-2,
                  output_metric="gauss-newton", decay: float = 0.95, inverse_period: int = 5,
-                 damping_form: str = "factored"):
+                 damping_form: str = "factored", damping_rule=None):
         super().__init__(model, loss, lr=lr)
         self.damping = as_positive_float(damping, "damping")
         self.output_metric = get_output_metric(output_metric)
@@ -100,12 +106,17 @@ class KFAC(Optimizer):
         self.inverse_period = int(inverse_period)
         check_choice(damping_form, "damping_form", DAMPING_FORMS)
         self.damping_form = damping_form
+        self.damping_rule = get_damping(damping_rule)
+        if self.damping_rule is not None:
+            self.damping_rule.init(self.damping)        # the initial λ within the bounds
         self._layout = _factor_layout(self.model)
 
     def hyperparameters(self):
         return {"lr": self.lr, "damping": self.damping, "output_metric": self.output_metric.name,
                 "decay": self.decay, "inverse_period": self.inverse_period,
-                "damping_form": self.damping_form}
+                "damping_form": self.damping_form,
+                "damping_rule": "fixed" if self.damping_rule is None
+                else self.damping_rule.describe()}
 
     # -- slots ------------------------------------------------------------------------------
     def _init_slots(self, params):
@@ -116,12 +127,17 @@ class KFAC(Optimizer):
         else:
             inv = {"QA": A, "QG": G, "dA": {p: np.zeros(dA) for p, _, dA, _ in self._layout},
                    "dG": {p: np.zeros(dG) for p, _, _, dG in self._layout}}
-        return {"A": _nest(A), "G": _nest(G),
-                "inverse": {k: _nest(tree.tree_map(np.copy, v)) for k, v in inv.items()}}
+        slots = {"A": _nest(A), "G": _nest(G),
+                 "inverse": {k: _nest(tree.tree_map(np.copy, v)) for k, v in inv.items()}}
+        if self.damping_rule is not None:
+            slots["damping"] = self.damping_rule.init(self.damping)
+        return slots
 
     # -- the step ---------------------------------------------------------------------------
     def _direction(self, state, X, targets):
         params, t = state.params, state.step
+        lam = self.damping if self.damping_rule is None else \
+            float(state.slots["damping"]["value"])
         risk, grads = self._gradient(params, X, targets)
         batch = self._batch_factors(params, X, targets)
         eps = min(self.decay, t / (t + 1.0))
@@ -131,20 +147,35 @@ class KFAC(Optimizer):
             slots["A"][path] = eps * _at(state.slots["A"], path) + (1.0 - eps) * A_b
             slots["G"][path] = eps * _at(state.slots["G"], path) + (1.0 - eps) * G_b
         if t % self.inverse_period == 0:
-            inverse = {path: self._inverse(slots["A"][path], slots["G"][path])
+            inverse = {path: self._inverse(slots["A"][path], slots["G"][path], lam)
                        for path, _, _, _ in self._layout}
             slots["inverse"] = {k: _nest({p: inverse[p][k] for p in inverse})
                                 for k in next(iter(inverse.values()))}
         else:
             slots["inverse"] = state.slots["inverse"]
-        update = {}
+        update, steps = {}, {}
         for path, shapes, _, dG in self._layout:
             inv = {k: _at(v, path) for k, v in slots["inverse"].items()}
             Xg = _as_matrix(_at(grads, path), shapes, dG)
-            update[path] = _from_matrix(-self.lr * self._precondition(inv, Xg), shapes, dG)
+            steps[path] = -self.lr * self._precondition(inv, Xg, lam)
+            update[path] = _from_matrix(steps[path], shapes, dG)
+        curvature = {p: (slots["A"][p], slots["G"][p]) for p in slots["A"]}
         slots["A"], slots["G"] = _nest(slots["A"]), _nest(slots["G"])
-        return _merge(params, update), slots, \
-            {"loss": risk, "grad_norm": float(np.sqrt(tree.vdot(grads, grads)))}
+        update = _merge(params, update)
+        diag = {"loss": risk, "grad_norm": float(np.sqrt(tree.vdot(grads, grads)))}
+        if self.damping_rule is None:
+            return update, slots, diag
+        slots["damping"] = state.slots["damping"]
+
+        def predicted():
+            quad = sum(float(np.vdot(D, G @ D @ A)) for D, (A, G) in
+                       ((steps[p], curvature[p]) for p in steps))
+            if self.damping_rule.include_damping:
+                quad += lam * sum(float(np.vdot(D, D)) for D in steps.values())
+            return tree.vdot(grads, update) + 0.5 * quad
+
+        return adapt(self.damping_rule, self, state._replace(slots=slots), X, targets,
+                     update, diag, lam, predicted)
 
     def _batch_factors(self, params, X, targets):
         """``{path: (A, G)}`` of this batch, from the factor pass with the output metric."""
@@ -154,9 +185,8 @@ class KFAC(Optimizer):
         _, blocks = self.model.factor_pass(params, cache, R, need_input=False)
         return {p: b.kfac_factors() for p, b in block_items(blocks)}
 
-    def _inverse(self, A, G):
+    def _inverse(self, A, G, lam):
         """The damped inverses kept until the next recomputation (see the module docs)."""
-        lam = self.damping
         if self.damping_form == "factored":
             dA, dG = A.shape[0], G.shape[0]
             tA, tG = np.trace(A) / dA, np.trace(G) / dG
@@ -167,11 +197,11 @@ class KFAC(Optimizer):
         g, QG = np.linalg.eigh(G)
         return {"QA": QA, "dA": np.maximum(a, 0.0), "QG": QG, "dG": np.maximum(g, 0.0)}
 
-    def _precondition(self, inv, Xg):
+    def _precondition(self, inv, Xg, lam):
         if self.damping_form == "factored":
             return inv["G"] @ Xg @ inv["A"]
         Y = inv["QG"].T @ Xg @ inv["QA"]
-        Y /= np.outer(inv["dG"], inv["dA"]) + self.damping
+        Y /= np.outer(inv["dG"], inv["dA"]) + lam
         return inv["QG"] @ Y @ inv["QA"].T
 
 

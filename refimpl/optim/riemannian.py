@@ -22,7 +22,7 @@ from ..metric.build import BLOCKS, build
 from ..metric.parallel import check_threads, resolve_threads
 from ..metric.plan import METHODS
 from .base import Optimizer
-from .damping import adapt, get_damping
+from .damping import adapt, get_damping, quadratic_change
 
 
 class RiemannianSGD(Optimizer):
@@ -109,8 +109,10 @@ class RiemannianSGD(Optimizer):
         diag["loss"] = diag.pop("risk")
         if self.damping is None:
             return update, state.slots, diag
-        return adapt(self.damping, self, state, X, targets, metric.grads, update, diag,
-                     mass.scalar)
+        mu = mass.scalar
+        return adapt(self.damping, self, state, X, targets, update, diag, mu,
+                     lambda: quadratic_change(metric.grads, update, self.lr, mu,
+                                              self.damping.include_damping))
 
 
 class GaussNewton(RiemannianSGD):

@@ -13,7 +13,7 @@ def make_tiny_dataset(n_train=48, n_test=24, n_features=6, seed=0):
                    ("a", "b", "c"))
 
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "riemannian", "gauss-newton")
+OPTIMIZERS = ("sgd", "momentum", "adam", "riemannian", "gauss-newton", "kfac")
 """Every optimizer, each must resume bit-for-bit."""
 
 BAD_CONFIGS = [

@@ -104,7 +104,7 @@ def test_adaptive_mu_follows_the_rule_step_by_step(name):
                                output_metric="gauss-newton")
         want, _ = fixed.update(fixed.init(state.params), X, t)
         state, info = opt.update(state, X, t)
-        assert info["mass"] == mu
+        assert info["damping"] == mu
         assert all(np.array_equal(x, y) for x, y in zip(tree.leaves(state.params),
                                                          tree.leaves(want.params)))
         if step % 2 == 0:

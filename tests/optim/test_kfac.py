@@ -169,28 +169,22 @@ def test_running_factors_and_inverse_period():
     assert not np.array_equal(inverses[1]["A"]["2"], inverses[2]["A"]["2"])   # step 2: new
 
 
-def test_state_resumes_bit_for_bit_through_a_checkpoint(tmp_path):
-    from refimpl.experiments.checkpoint import fill_tree, load_checkpoint, save_checkpoint
-    model, params, _, _ = _problem(4)
-    rng = np.random.default_rng(6)
-    batches = [(rng.standard_normal((8, 5)), rng.integers(0, 3, 8)) for _ in range(5)]
-    opt = KFAC(model, "cross_entropy", lr=0.3, inverse_period=3)
-    straight = opt.init(params)
-    for X, t in batches:
-        straight, _ = opt.update(straight, X, t)
-    state = opt.init(params)
-    for X, t in batches[:2]:
-        state, _ = opt.update(state, X, t)
-    save_checkpoint(tmp_path, state.params, state.slots, {"step": state.step})
-    ck = load_checkpoint(tmp_path)
-    template = opt.init(params)
-    state = template._replace(step=2, params=fill_tree(template.params, ck.params, "p"),
-                              slots=fill_tree(template.slots, ck.slots, "s"))
-    for X, t in batches[2:]:
-        state, _ = opt.update(state, X, t)
-    for a, b in zip(tree.leaves(straight.params) + tree.leaves(straight.slots),
-                    tree.leaves(state.params) + tree.leaves(state.slots)):
-        assert np.array_equal(a, b)
+def test_adaptive_damping_moves_lambda_by_the_rule_with_the_kronecker_model():
+    from refimpl.optim import LevenbergMarquardt
+    model, params, X, t = _problem(16)
+    rule = LevenbergMarquardt(interval=1)
+    opt = KFAC(model, "cross_entropy", lr=1.0, damping=1e-3, damping_rule=rule)
+    state, info = opt.update(opt.init(params), X, t)
+    A, G = state.slots["A"], state.slots["G"]
+    steps = {p: _matrix(tree.add(_at(state.params, p), _at(params, p), -1.0))
+             for p in ("0", "2", "4")}
+    grads = _grads(model, params, X, t)
+    m = sum(float(np.vdot(_matrix(_at(grads, p)), D)) + 0.5 * float(np.vdot(D, G[p] @ D @ A[p]))
+            for p, D in steps.items())
+    assert info["rho"] == pytest.approx((info["new_loss"] - info["loss"]) / m, rel=1e-10)
+    want = rule.review(0, 1e-3, info["loss"], info["new_loss"], m)[0]
+    assert float(state.slots["damping"]["value"]) == pytest.approx(want, rel=1e-14)
+    assert info["damping"] == 1e-3
 
 
 def test_single_linear_module_at_the_root():
