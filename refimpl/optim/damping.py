@@ -15,9 +15,13 @@ of the same batch's risk,
 and trusts the model more (``μ ← ω μ``) when ``ρ > upper`` (0.75), less (``μ ← μ / ω``) when
 ``ρ < lower`` (0.25; also when ``ρ`` is not finite), with ``ω = decay**interval`` applied every
 ``interval`` steps (0.9⁵ ≈ 0.59 every 5 steps), ``μ`` kept in ``[min_value, max_value]``.
-With ``reject=True``, ``ρ`` is measured at every step and a step that does not lower the
-batch risk (or whose risk is not finite) is not taken: the parameters stay, and ``μ`` is
-raised at once.
+With ``reject=True``, ``ρ`` is measured at every step: a step that does not lower the batch
+risk (or whose risk is not finite) is not taken (the parameters stay), and every step with
+``ρ < lower`` raises ``μ`` at once, while ``μ`` is still lowered only every ``interval``
+steps — the trust-region asymmetry (act on a poor model at once, on a good one only
+periodically). Measured on the shipped MNIST subset (Gauss–Newton output metric, μ from
+0.01, lr 1, seed 0): acting at once on ``ρ < lower`` raised the lowest test accuracy after
+the first epoch from 77.7 % to 84.2 % (``benchmarks/README.md``).
 
 The model's curvature term needs no extra product: ``u = G⁻¹∇R`` solves ``G u = ∇R`` (to the
 residual the step reports, about 1e-14 relative), so ``Δᵀ G Δ = η² ∇Rᵀu = −η ∇RᵀΔ`` and
@@ -48,8 +52,8 @@ class LevenbergMarquardt:
     decay : float in (0, 1)
         ``ω = decay**interval`` multiplies or divides ``μ``.
     interval : int ≥ 1
-        Steps between adjustments (every step with ``reject=True`` measures ``ρ``; ``μ``
-        still moves only every ``interval`` steps, or at once after a rejected step).
+        Steps between adjustments (with ``reject=True`` every step measures ``ρ`` and raises
+        ``μ`` when ``ρ < lower``; ``μ`` is lowered only every ``interval`` steps).
     lower, upper : float, ``lower < upper``
         The thresholds on ``ρ``.
     min_value, max_value : float, ``0 < min_value ≤ max_value``
@@ -124,11 +128,10 @@ class LevenbergMarquardt:
             rho = (new_loss - old_loss) / predicted if predicted < 0 else -np.inf
         rho = float(rho) if np.isfinite(rho) else -np.inf
         rejected = bool(self.reject and not (np.isfinite(new_loss) and new_loss < old_loss))
-        if rejected or step % self.interval == 0:
-            if rho < self.lower:
-                value = value / self.factor
-            elif rho > self.upper:
-                value = value * self.factor
+        if rho < self.lower and (self.reject or step % self.interval == 0):
+            value = value / self.factor
+        elif rho > self.upper and step % self.interval == 0:
+            value = value * self.factor
         return float(np.clip(value, self.min_value, self.max_value)), rho, rejected
 
 

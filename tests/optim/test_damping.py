@@ -47,6 +47,13 @@ def test_rule_keeps_mu_within_its_bounds_and_rejects_increases():
     assert rule.measures(3) and not LevenbergMarquardt().measures(3)
 
 
+def test_with_rejection_a_poor_step_raises_mu_at_once_a_good_one_waits_for_the_interval():
+    rule = LevenbergMarquardt(reject=True)
+    assert rule.review(3, 0.1, 1.0, 0.99, -0.1)[:3:2] == (pytest.approx(0.1 / OMEGA), False)
+    assert rule.review(3, 0.1, 1.0, 0.9, -0.1)[0] == 0.1              # ρ = 1, off-interval
+    assert rule.review(5, 0.1, 1.0, 0.9, -0.1)[0] == pytest.approx(0.1 * OMEGA)
+
+
 # -- the quadratic model ----------------------------------------------------------------------
 @pytest.mark.parametrize("scope", ["layer", "network"])
 @pytest.mark.parametrize("include", [False, True])
