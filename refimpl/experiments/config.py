@@ -31,7 +31,7 @@ DEFAULT_HYPER = {
     "adam": {"lr": 3e-3},
     "riemannian": {"lr": 1.0, "mass": 0.01, "output_metric": "identity"},
     "gauss-newton": {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"},
-    "kfac": {"lr": 1.0},
+    "kfac": {"lr": 0.1},
 }
 """Per-optimizer defaults, chosen by the sweep on mnist-5k (MLP 784-256-256-10 tanh, batch
 128) documented in :mod:`refimpl.experiments.reproduction`. ``momentum`` (``β = 0.9``, the

@@ -72,7 +72,10 @@ class KFAC(Optimizer):
     lr : float
         ``η``.
     damping : float
-        Tikhonov ``λ > 0``.
+        Tikhonov ``λ > 0``. The defaults (``η = 0.1``, ``λ = 0.03``) reached 90 % fastest
+        in a sweep on the shipped MNIST subset (MLP 784-256-256-10, batch 128, Gauss–Newton
+        factors); ``η = 0.3`` with ``λ = 0.03``, and ``η = 1`` with ``λ ≤ 0.1``, blew up
+        within six steps (``benchmarks/README.md``).
     output_metric : "gauss-newton" (default), "identity", a ``(k, k)`` SPD matrix or an
         OutputMetric: the metric whose factor ``R`` enters ``G = E[RᵀR]``.
     decay : float in [0, 1)
@@ -89,7 +92,7 @@ class KFAC(Optimizer):
 
     name = "kfac"
 
-    def __init__(self, model, loss="mse", *, lr: float = 1.0, damping: float = 1e-2,
+    def __init__(self, model, loss="mse", *, lr: float = 0.1, damping: float = 0.03,
                  output_metric="gauss-newton", decay: float = 0.95, inverse_period: int = 5,
                  damping_form: str = "factored", damping_rule=None):
         super().__init__(model, loss, lr=lr)
