@@ -186,7 +186,7 @@ def run_torch_adam(entry: Entry, data, params0, batches, target, eval_every, war
         loss = torch.nn.functional.cross_entropy(net(Xtr[idx]), ytr[idx])
         loss.backward()
         opt.step()
-        return float(loss)
+        return loss.item()
 
     net, opt = build()
     for idx in batches[:warm]:
