@@ -52,6 +52,20 @@ def test_with_rejection_a_poor_step_raises_mu_at_once_a_good_one_waits_for_the_i
     assert rule.review(3, 0.1, 1.0, 0.99, -0.1)[:3:2] == (pytest.approx(0.1 / OMEGA), False)
     assert rule.review(3, 0.1, 1.0, 0.9, -0.1)[0] == 0.1              # ρ = 1, off-interval
     assert rule.review(5, 0.1, 1.0, 0.9, -0.1)[0] == pytest.approx(0.1 * OMEGA)
+    assert rule.review(5, 0.1, 1.0, 0.9, -0.1, worst=0.5)[0] == 0.1     # not good throughout
+
+
+def test_the_slots_track_the_smallest_rho_since_the_last_adjustment():
+    model, params, X, t = _problem()
+    opt = make_optimizer("riemannian", model, "cross_entropy", lr=0.5, mass=0.1,
+                         output_metric="gauss-newton",
+                         damping=LevenbergMarquardt(reject=True, interval=3))
+    state, rhos = opt.init(params), []
+    for step in range(4):
+        state, info = opt.update(state, X, t)
+        rhos.append(info["rho"])
+        want = np.inf if step % 3 == 0 else min(rhos[1:step + 1])
+        assert float(state.slots["damping"]["worst"]) == want
 
 
 # -- the quadratic model ----------------------------------------------------------------------
