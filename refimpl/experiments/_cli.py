@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 # -- refimpl train -------------------------------------------------------------------------
 _TRAIN_OPTIONS = ("dataset", "data_dir", "widths", "activation", "optimizer", "output_metric",
-                  "mass", "lr", "batch_size", "epochs", "drop_last", "seed", "max_loss_factor", "eval_every")
+                  "mass", "damping", "lr", "batch_size", "epochs", "drop_last", "seed", "max_loss_factor", "eval_every")
 
 
 def _add_train(subparsers) -> None:
@@ -64,6 +64,10 @@ def _add_train(subparsers) -> None:
                         f"{per_optimizer['output_metric']})")
     p.add_argument("--mass", type=positive_float, help=f"mass mu of "
                    f"{' / '.join(METRIC_OPTIMIZERS)} (default: {per_optimizer['mass']})")
+    p.add_argument("--damping", choices=("fixed", "adaptive", "adaptive-reject"),
+                   help=f"{' / '.join(METRIC_OPTIMIZERS)}: keep mu (fixed, the default) or "
+                   "adapt it from --mass by the Levenberg-Marquardt rule (adaptive; "
+                   "adaptive-reject also skips steps that raise the batch loss)")
     p.add_argument("--lr", type=positive_float,
                    help=f"learning rate (default: {per_optimizer['lr']})")
     p.add_argument("--batch-size", type=positive_int,

@@ -23,7 +23,8 @@ from ..modules.pointwise import ACTIVATIONS
 from ..optim import OPTIMIZERS
 
 METRIC_OPTIMIZERS = ("riemannian", "gauss-newton")
-"""Optimizers that take a ``mass`` and an ``output_metric``."""
+"""Optimizers that take a ``mass``, an ``output_metric`` and a ``damping`` rule."""
+DAMPING_RULES = ("fixed", "adaptive", "adaptive-reject")
 
 DEFAULT_HYPER = {
     "sgd": {"lr": 0.2},
@@ -56,6 +57,9 @@ class TrainConfig:
     lr, mass : float, optional
         Step size ``η`` and mass ``μ``; ``None`` takes :data:`DEFAULT_HYPER`.
     output_metric : {'identity', 'gauss-newton'}, optional
+    damping : {'fixed', 'adaptive', 'adaptive-reject'}, optional
+        How ``riemannian`` / ``gauss-newton`` treat ``mass``: kept (``None``, ``'fixed'``), or
+        the initial ``μ`` of the Levenberg–Marquardt rule (:mod:`refimpl.optim.damping`).
     batch_size, epochs : int
     drop_last : bool
         Skip each epoch's last batch when it is short (``n_train`` not a multiple of
@@ -97,6 +101,7 @@ class TrainConfig:
     lr: float | None = None
     mass: float | None = None
     output_metric: str | None = None
+    damping: str | None = None
     batch_size: int = 128
     epochs: int = 1
     drop_last: bool = True
@@ -126,7 +131,7 @@ class TrainConfig:
         _positive_float(self.max_loss_factor, "max_loss_factor")
         defaults = DEFAULT_HYPER[self.optimizer]
         if self.optimizer not in METRIC_OPTIMIZERS:
-            for name in ("mass", "output_metric"):
+            for name in ("mass", "output_metric", "damping"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} applies to the optimizers "
                                      f"{' and '.join(METRIC_OPTIMIZERS)} only, not to "
@@ -138,11 +143,14 @@ class TrainConfig:
         if self.optimizer in METRIC_OPTIMIZERS:
             _positive_float(self.mass, "mass")
             _choice(self.output_metric, "output_metric", OUTPUT_METRICS)
+            if self.damping is not None:
+                _choice(self.damping, "damping", DAMPING_RULES)
 
     def hyper(self) -> dict:
         """Keyword arguments for :func:`refimpl.optim.make_optimizer`."""
         if self.optimizer in METRIC_OPTIMIZERS:
-            return {"lr": self.lr, "mass": self.mass, "output_metric": self.output_metric}
+            return {"lr": self.lr, "mass": self.mass, "output_metric": self.output_metric} \
+                | ({} if self.damping is None else {"damping": self.damping})
         return {"lr": self.lr}  # momentum's beta and Adam's betas: the optimizer defaults
 
     def to_dict(self) -> dict:

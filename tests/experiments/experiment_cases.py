@@ -30,6 +30,8 @@ BAD_CONFIGS = [
     ({"seed": -1}, "seed must be a non-negative integer"),
     ({"optimizer": "riemannian", "mass": 0.0}, "mass must be a finite number > 0"),
     ({"optimizer": "riemannian", "output_metric": "fisher"}, "unknown output_metric"),
+    ({"optimizer": "riemannian", "damping": "trust"}, "unknown damping 'trust'"),
+    ({"optimizer": "adam", "damping": "adaptive"}, "damping applies"),
     ({"max_loss_factor": float("inf")}, "max_loss_factor must be a finite number > 0"),
 ]
 """``TrainConfig`` keyword arguments that must raise ``ValueError``, with the message start."""
