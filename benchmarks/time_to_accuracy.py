@@ -48,8 +48,8 @@ from refimpl.optim import DivergenceError, make_optimizer
 WIDTHS = (256, 256)
 BATCH = 128
 TARGETS = {"mnist-5k": 0.90, "fashion-mnist": 0.85}
-EVAL_EVERY = {"mnist-5k": 4, "fashion-mnist": 10}
-MAX_EPOCHS = {"mnist-5k": 40, "fashion-mnist": 5}
+EVAL_EVERY = {"mnist-5k": 4, "fashion-mnist": 25}
+MAX_EPOCHS = {"mnist-5k": 40, "fashion-mnist": 3}
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="limit BLAS (threadpoolctl) and PyTorch to this many threads")
     p.add_argument("--list", action="store_true")
+    p.add_argument("--report", metavar="JSON", help="print the tables of an earlier run's "
+                   "results file and exit")
     args = p.parse_args(argv)
+    if args.report:
+        print(report(json.loads(Path(args.report).read_text())))
+        return 0
     if args.threads is not None:
         from threadpoolctl import threadpool_limits
         threadpool_limits(args.threads)
@@ -299,26 +304,36 @@ def main(argv=None) -> int:
 
 
 def report(record) -> str:
+    """The tables: per optimizer the median (min–max) over seeds of steps, seconds and
+    seconds per step to the target, and the median over seeds of the time's ratio to Adam's
+    and to PyTorch Adam's of the same seed (measured minutes apart, under the same load)."""
     lines = [f"time to accuracy — {record['setup']['model']}, batch {BATCH}, seeds "
-             f"{record['setup']['seeds']}; load average start "
-             f"{record['setup']['load_average_start']}, end "
+             f"{record['setup']['seeds']}, BLAS threads {record['setup'].get('threads')}; "
+             f"load average start {record['setup']['load_average_start']}, end "
              f"{record['setup'].get('load_average_end')}", ""]
     for name, res in record["results"].items():
         lines += [f"{name} to {100 * TARGETS[name]:.0f} % (test set evaluated every "
                   f"{EVAL_EVERY[name]} steps)", "",
-                  "| optimizer | reached | median steps (min–max) | median s (min–max) "
-                  "| vs Adam | vs PyTorch Adam |", "|---|---|---|---|---|---|"]
-        med = {k: _median([r["seconds"] for r in runs]) for k, runs in res.items()}
+                  "| optimizer | reached | steps | seconds | s / step | vs Adam | "
+                  "vs PyTorch Adam |", "|---|---|---|---|---|---|---|"]
+        by_seed = {k: {r["seed"]: r for r in runs} for k, runs in res.items()}
         for k, runs in res.items():
             ok = [r for r in runs if r["status"] == "ok"]
-            steps = [r["steps"] for r in ok]
-            secs = [r["seconds"] for r in ok]
-            cell_steps = (f"{_median(steps):.0f} ({min(steps)}–{max(steps)})" if ok else "–")
-            cell_s = (f"{_median(secs):.2f} ({min(secs):.2f}–{max(secs):.2f})" if ok else "–")
-            vs = [(f"{med[k] / med[b]:.2f}×" if med.get(b) and med[k] else "–")
-                  for b in ("adam", "torch-adam")]
-            lines.append(f"| {record['entries'][k]} | {len(ok)}/{len(runs)} | {cell_steps} "
-                         f"| {cell_s} | {vs[0]} | {vs[1]} |")
+            cells = []
+            for xs, fmt in (([r["steps"] for r in ok], "{:.0f}"),
+                            ([r["seconds"] for r in ok], "{:.2f}"),
+                            ([r["seconds"] / r["steps"] for r in ok], "{:.3f}")):
+                cells.append(f"{fmt.format(_median(xs))} ({fmt.format(min(xs))}–"
+                             f"{fmt.format(max(xs))})" if xs else "–")
+            vs = []
+            for base in ("adam", "torch-adam"):
+                ratios = [r["seconds"] / by_seed[base][r["seed"]]["seconds"] for r in ok
+                          if base in by_seed and r["seed"] in by_seed[base]
+                          and by_seed[base][r["seed"]]["seconds"]]
+                vs.append(f"{_median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})"
+                          if ratios else "–")
+            lines.append(f"| {record['entries'][k]} | {len(ok)}/{len(runs)} | "
+                         + " | ".join(cells + vs) + " |")
         lines.append("")
     return "\n".join(lines)
 
