@@ -69,6 +69,10 @@ ENTRIES = {
                   {"lr": 0.1, "damping": 0.03}),
     "riemannian-identity": Entry("Riemannian SGD, identity, μ 0.01 (exact)", "riemannian",
                                  {"lr": 1.0, "mass": 0.01, "output_metric": "identity"}),
+    "riemannian-identity-sub32": Entry(
+        "Riemannian SGD, identity, metric from 32 of 128, adaptive μ from 0.01 (reject)",
+        "riemannian", {"lr": 1.0, "mass": 0.01, "output_metric": "identity",
+                       "metric_batch": 32, "damping": "adaptive-reject"}),
     "riemannian-gn": Entry("Riemannian SGD, Gauss–Newton, μ 1 (exact)", "riemannian",
                            {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"}),
     "riemannian-gn-adaptive": Entry("Riemannian SGD, Gauss–Newton, adaptive μ from 0.01",

@@ -123,7 +123,8 @@ def _add_reproduce(subparsers) -> None:
     p = subparsers.add_parser(
         "reproduce", help="the paper's optimizer comparison (report, summary, plots)",
         description="Train SGD, Adam, Riemannian SGD (identity and Gauss-Newton output "
-                    "metric) and network-scope damped Gauss-Newton from the same "
+                    "metric, the latter also with adaptive damping), network-scope damped "
+                    "Gauss-Newton and K-FAC from the same "
                     "initialisation and batch order; write report.md, summary.json, the "
                     "metrics and PNG plots into --out (built beside it, then renamed into "
                     "place).")

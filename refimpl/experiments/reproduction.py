@@ -79,6 +79,11 @@ PLAN = {
                                    epochs=8),
     "gauss-newton": Run("Damped Gauss-Newton, network scope", "gauss-newton",
                         dict(DEFAULT_HYPER["gauss-newton"]), epochs=8),
+    "riemannian-gauss-newton-adaptive": Run(
+        "Riemannian SGD, Gauss-Newton output metric, adaptive damping", "riemannian",
+        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton",
+         "damping": "adaptive-reject"}, epochs=8),
+    "kfac": Run("K-FAC (Gauss-Newton factors)", "kfac", dict(DEFAULT_HYPER["kfac"]), epochs=4),
 }
 """The comparison's optimizers by key, with the settings chosen by the sweep above."""
 
