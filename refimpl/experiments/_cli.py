@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 # -- refimpl train -------------------------------------------------------------------------
 _TRAIN_OPTIONS = ("dataset", "data_dir", "widths", "activation", "optimizer", "output_metric",
-                  "mass", "damping", "lr", "batch_size", "epochs", "drop_last", "seed", "max_loss_factor", "eval_every")
+                  "mass", "damping", "metric_batch", "lr", "batch_size", "epochs", "drop_last", "seed", "max_loss_factor", "eval_every")
 
 
 def _add_train(subparsers) -> None:
@@ -68,6 +68,8 @@ def _add_train(subparsers) -> None:
                    help=f"{' / '.join(METRIC_OPTIMIZERS)}: keep mu (fixed, the default) or "
                    "adapt it from --mass by the Levenberg-Marquardt rule (adaptive; "
                    "adaptive-reject also skips steps that raise the batch loss)")
+    p.add_argument("--metric-batch", type=positive_int, help=f"{' / '.join(METRIC_OPTIMIZERS)}: "
+                   "build the metric from this many of each batch's samples (default: all)")
     p.add_argument("--lr", type=positive_float,
                    help=f"learning rate (default: {per_optimizer['lr']})")
     p.add_argument("--batch-size", type=positive_int,

@@ -60,6 +60,9 @@ class TrainConfig:
     damping : {'fixed', 'adaptive', 'adaptive-reject'}, optional
         How ``riemannian`` / ``gauss-newton`` treat ``mass``: kept (``None``, ``'fixed'``), or
         the initial ``μ`` of the Levenberg–Marquardt rule (:mod:`refimpl.optim.damping`).
+    metric_batch : int, optional
+        ``riemannian`` / ``gauss-newton``: build the metric from this many of each batch's
+        samples (subsampled curvature); ``None``: all.
     batch_size, epochs : int
     drop_last : bool
         Skip each epoch's last batch when it is short (``n_train`` not a multiple of
@@ -102,6 +105,7 @@ class TrainConfig:
     mass: float | None = None
     output_metric: str | None = None
     damping: str | None = None
+    metric_batch: int | None = None
     batch_size: int = 128
     epochs: int = 1
     drop_last: bool = True
@@ -131,7 +135,7 @@ class TrainConfig:
         _positive_float(self.max_loss_factor, "max_loss_factor")
         defaults = DEFAULT_HYPER[self.optimizer]
         if self.optimizer not in METRIC_OPTIMIZERS:
-            for name in ("mass", "output_metric", "damping"):
+            for name in ("mass", "output_metric", "damping", "metric_batch"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} applies to the optimizers "
                                      f"{' and '.join(METRIC_OPTIMIZERS)} only, not to "
@@ -145,12 +149,15 @@ class TrainConfig:
             _choice(self.output_metric, "output_metric", OUTPUT_METRICS)
             if self.damping is not None:
                 _choice(self.damping, "damping", DAMPING_RULES)
+            if self.metric_batch is not None:
+                _positive_int(self.metric_batch, "metric_batch")
 
     def hyper(self) -> dict:
         """Keyword arguments for :func:`refimpl.optim.make_optimizer`."""
         if self.optimizer in METRIC_OPTIMIZERS:
             return {"lr": self.lr, "mass": self.mass, "output_metric": self.output_metric} \
-                | ({} if self.damping is None else {"damping": self.damping})
+                | ({} if self.damping is None else {"damping": self.damping}) \
+                | ({} if self.metric_batch is None else {"metric_batch": self.metric_batch})
         return {"lr": self.lr}  # momentum's beta and Adam's betas: the optimizer defaults
 
     def to_dict(self) -> dict:

@@ -32,6 +32,7 @@ BAD_CONFIGS = [
     ({"optimizer": "riemannian", "output_metric": "fisher"}, "unknown output_metric"),
     ({"optimizer": "riemannian", "damping": "trust"}, "unknown damping 'trust'"),
     ({"optimizer": "adam", "damping": "adaptive"}, "damping applies"),
+    ({"optimizer": "riemannian", "metric_batch": 0}, "metric_batch must be a positive integer"),
     ({"max_loss_factor": float("inf")}, "max_loss_factor must be a finite number > 0"),
 ]
 """``TrainConfig`` keyword arguments that must raise ``ValueError``, with the message start."""
