@@ -87,7 +87,8 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
         ``∇R`` is the whole batch's. The gradient then has components outside the span of
         ``B̃_mᵀ``, which ``G_m⁻¹`` scales by ``1/M`` (eq. 2 is used, not 3′); pair it with a
         mass large enough for them, or the adaptive damping of
-        :class:`~refimpl.optim.RiemannianSGD`. ``None`` or ``m = S``: the whole batch.
+        :class:`~refimpl.optim.RiemannianSGD`. ``None`` or ``m ≥ S`` (a short last batch):
+        the whole batch.
 
     Returns
     -------
@@ -133,10 +134,7 @@ def build(model, params, X, targets, loss, output_metric, mass: Mass, *, scope, 
     output metric object, a :class:`~refimpl.metric.Mass`, valid choices)."""
     states, caches = forward_pass(model, params, X)
     y = states[-1]
-    S = y.shape[0]
-    if metric_batch is not None and metric_batch > S:
-        raise ValueError(f"metric_batch={metric_batch} exceeds the batch size {S}")
-    sub = metric_batch is not None and metric_batch < S
+    sub = metric_batch is not None and metric_batch < y.shape[0]
     if sub:            # the curvature from the first m samples: their own forward pass
         Xm = spaces.map_point(lambda a: a[:metric_batch], model.in_space, X)
         tm = targets[:metric_batch]
