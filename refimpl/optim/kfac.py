@@ -17,15 +17,16 @@ Per step ``t = 0, 1, …`` and module:
   (the first step takes the batch's factors);
 - every ``inverse_period`` steps (``t = 0`` first) the damped inverses are recomputed from
   ``Ā``, ``Ḡ`` and kept; the steps between use the kept ones;
-- ``Δ = −η · (damped curvature)⁻¹ ∇R``, by one of two Tikhonov dampings ``λ``:
+- ``Δ = −η · (damped curvature)⁻¹ ∇R``, by one of two Tikhonov dampings ``λ``.
 
-  ``"factored"`` (Martens & Grosse §6.3)
-      ``(Ā + π√λ I) ⊗ (Ḡ + (√λ/π) I)``, ``π = √((tr Ā / d_A) / (tr Ḡ / d_G))`` (the trace-norm
-      choice, which keeps the two factors' shares of the damping in proportion to their
-      scales): ``Δ_X = −η (Ḡ + (√λ/π) I)⁻¹ X (Ā + π√λ I)⁻¹``;
-  ``"exact"``
-      ``Ḡ ⊗ Ā + λ I`` inverted through the eigendecompositions ``Ā = Q_A diag(α) Q_Aᵀ``,
-      ``Ḡ = Q_G diag(β) Q_Gᵀ``: ``Δ_X = −η Q_G [(Q_Gᵀ X Q_A) / (β αᵀ + λ)] Q_Aᵀ``.
+``damping_form="factored"`` (Martens & Grosse §6.3): ``(Ā + π√λ I) ⊗ (Ḡ + (√λ/π) I)`` with
+``π = √((tr Ā / d_A) / (tr Ḡ / d_G))`` (the trace-norm choice, which keeps the two factors'
+shares of the damping in proportion to their scales), so
+``Δ_X = −η (Ḡ + (√λ/π) I)⁻¹ X (Ā + π√λ I)⁻¹``.
+
+``damping_form="exact"``: ``Ḡ ⊗ Ā + λ I``, inverted through the eigendecompositions
+``Ā = Q_A diag(α) Q_Aᵀ`` and ``Ḡ = Q_G diag(β) Q_Gᵀ``:
+``Δ_X = −η Q_G [(Q_Gᵀ X Q_A) / (β αᵀ + λ)] Q_Aᵀ``.
 
 With ``S = 1`` the Kronecker product is exact, so K-FAC with exact damping ``λ = μ`` takes the
 step of the layerwise metric ``G_l = μ I + B̃ᵀB̃`` (tested). Everything the step depends on
