@@ -53,7 +53,7 @@ def tol(block, mass):
     return solve_tol(metric_condition(dense_G(block, mass), mass))
 
 
-def setup(bname, mname, method, seed=0):
+def make_case(bname, mname, method, seed=0):
     rng = np.random.default_rng(seed)
     block = BLOCKS[bname][0](rng)
     mass = MASSES[mname](rng, block.shapes)
@@ -62,7 +62,7 @@ def setup(bname, mname, method, seed=0):
 
 @pytest.mark.parametrize("bname,mname,method", CASES)
 def test_solve_matches_dense_solve_out_of_span(bname, mname, method):
-    rng, block, mass, G = setup(bname, mname, method)
+    rng, block, mass, G = make_case(bname, mname, method)
     v = {k: rng.standard_normal(s) for k, s in block.shapes.items()}
     B = block.materialize().reshape(block.S * block.r, block.n)
     v_flat = tree.flatten(v)
@@ -76,7 +76,7 @@ def test_solve_matches_dense_solve_out_of_span(bname, mname, method):
 
 @pytest.mark.parametrize("bname,mname,method", CASES)
 def test_push_through_equals_solve_of_the_gradient(bname, mname, method):
-    rng, block, mass, G = setup(bname, mname, method, seed=1)
+    rng, block, mass, G = make_case(bname, mname, method, seed=1)
     c = rng.standard_normal((block.S, block.r))
     grad = tree.tree_map(lambda x: x / block.S, block.apply_T(c))     # B̃ᵀ c̃
     assert rel_err(tree.flatten(G.push_through(c)), tree.flatten(G.solve(grad))) < \
@@ -85,7 +85,7 @@ def test_push_through_equals_solve_of_the_gradient(bname, mname, method):
 
 @pytest.mark.parametrize("bname,mname,method", CASES)
 def test_matvec_and_dense_match_the_explicit_matrix(bname, mname, method):
-    rng, block, mass, G = setup(bname, mname, method, seed=2)
+    rng, block, mass, G = make_case(bname, mname, method, seed=2)
     v = {k: rng.standard_normal(s) for k, s in block.shapes.items()}
     D = dense_G(block, mass)
     assert rel_err(tree.flatten(G.matvec(v)), D @ tree.flatten(v)) < 1e-13
