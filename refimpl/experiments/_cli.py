@@ -174,14 +174,16 @@ def _add_data(subparsers) -> None:
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     f = sub.add_parser("fetch", help="download a data set and verify its SHA-256",
                        description="Download the files of a data set into --data-dir "
-                                   "(default: where `refimpl train --dataset NAME` looks) and "
-                                   "verify sizes and SHA-256. A file is renamed into place "
-                                   "only once verified; a failed fetch leaves no file and no "
-                                   "folder behind.")
+                                   "(default: NAME in the data home — $REFIMPL_DATA, else "
+                                   "$XDG_DATA_HOME/refimpl, else ~/.local/share/refimpl — "
+                                   "where `refimpl train --dataset NAME` looks) and verify "
+                                   "sizes and SHA-256. A file is renamed into place only once "
+                                   "verified; a failed fetch leaves no file and no folder "
+                                   "behind.")
     f.add_argument("name", metavar="NAME", help="one of " + ", ".join(SOURCES))
     f.add_argument("--data-dir", "--dir", dest="dir", metavar="DIR",
-                   help="target folder (default: the folder `refimpl train --dataset NAME` "
-                        "reads without --data-dir)")
+                   help="target folder (default: NAME in the data home, the folder "
+                        "`refimpl train --dataset NAME` reads without --data-dir)")
     f.add_argument("--base-url", metavar="URL", help="a mirror to download from (checksums "
                    "still apply; default: the data set's pinned host)")
     f.set_defaults(func=_fetch)

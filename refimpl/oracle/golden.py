@@ -2,7 +2,8 @@
 
 A *case* is one network (:mod:`refimpl.oracle.architecture`), batch, loss, output metric and
 mass; its ``.npz`` file holds the inputs and the quantities refimpl computes for them. The set
-is a directory::
+is a directory (the one shipped with refimpl is package data, ``refimpl/oracle/golden_set``,
+:func:`default_directory`)::
 
     manifest.json      schema version, package version, conventions, per-case parameters,
                        array names/shapes/dtypes, tolerances, SHA-256 and size of every file
@@ -57,6 +58,7 @@ from pathlib import Path
 
 from .. import __version__
 from .._outputs import check_output_dir, replace_dir, staging_dir
+from .._resources import package_path
 from . import _npz
 from . import golden_integrity as integrity
 from .golden_case import build_case
@@ -200,8 +202,10 @@ def _write_pin(text: str) -> None:
 
 
 def shipped_directory() -> Path:
-    """The golden set shipped with refimpl (``data/golden`` of the checkout)."""
-    return Path(__file__).resolve().parents[2] / "data" / "golden"
+    """The golden set shipped with refimpl: the package data ``refimpl/oracle/golden_set``
+    (read through :mod:`importlib.resources`, so it is there in an installed wheel as in a
+    checkout)."""
+    return package_path(__package__, "golden_set")
 
 
 def default_directory() -> Path:

@@ -6,10 +6,10 @@ Do not edit by hand: regenerate the set instead.
 """
 
 PACKAGE_VERSION = '0.1.0'
-MANIFEST_SHA256 = '3c20d66a10e1d43840bf6ed3ba4c2765449060080b29e849fb1fa1bba230e6a4'
+MANIFEST_SHA256 = 'e4601def107342951c3f44902c61a59abfb75150a8e621e17bad4200384ecceb'
 FILES = {
     'README.md':
-        '0b95bd4ee8862290d910776610afe008fba65d0354bd1eda48a8480a154c856c',
+        '548ada218b227fe602b7409d66de53e4aa22df568920f9fe42e80d26253aff2c',
     'cases/mlp-gelu-batch1-cross_entropy-identity-per-parameter.npz':
         '5280a3b166c7c5f06745308afed3fc6fa2007e076a93c7d1583541275f325905',
     'cases/mlp-gelu-wide-cross_entropy-gauss-newton-per-parameter.npz':

@@ -5,6 +5,7 @@ import itertools
 import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,7 +108,7 @@ def test_regenerated_values_agree_with_the_committed_ones(manifest, regenerated)
             assert np.all(err <= tol * (np.abs(want) + scale)), (
                 f"{name}: {key} drifted by {err.max():.3g} (tolerance {tol:g} relative); if "
                 "the change is intended, regenerate with `refimpl oracle export` and commit "
-                "data/golden")
+                "refimpl/oracle/golden_set and golden_pin.py")
 
 
 
@@ -306,3 +307,24 @@ def test_cli_export_and_verify(tmp_path, capsys):
     assert err.startswith("refimpl oracle: error:") and path.name in err and "\n" not in err
     assert cli_main(["oracle", "export", "--out", str(out), "--only", "zzz"]) == 1
     assert "no case name contains 'zzz'" in capsys.readouterr().err
+
+
+def test_the_shipped_set_is_package_data(monkeypatch, capsys, tmp_path):
+    """Inside the imported refimpl package (site-packages for an installed wheel), read by
+    default; `export` rewrites it without --out only in a source checkout."""
+    import refimpl
+    monkeypatch.delenv("REFIMPL_GOLDEN", raising=False)
+    shipped = Path(refimpl.__file__).parent / "oracle" / "golden_set"
+    assert golden.shipped_directory() == golden.default_directory() == shipped
+    assert {p.name for p in shipped.iterdir()} == {"README.md", "SHA256SUMS", "manifest.json",
+                                                     "cases"}
+    assert cli_main(["oracle", "verify"]) == 0
+    assert capsys.readouterr().out.startswith(f"{shipped}: ")
+    installed = tmp_path / "site-packages" / "refimpl" / "oracle" / "golden_set"
+    monkeypatch.setattr(golden, "shipped_directory", lambda: installed)
+    assert cli_main(["oracle", "export"]) == 1
+    err = capsys.readouterr().err
+    assert "belongs to an installed refimpl" in err and "--out DIR" in err
+    assert not installed.exists()
+    monkeypatch.setenv("REFIMPL_GOLDEN", "/nonexistent/golden")
+    assert golden.default_directory() == Path("/nonexistent/golden")
