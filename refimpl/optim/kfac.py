@@ -148,8 +148,8 @@ class KFAC(Optimizer):
         slots = {"A": {}, "G": {}}
         for path, _, _, _ in self._layout:
             A_b, G_b = batch[path]
-            slots["A"][path] = eps * _at(state.slots["A"], path) + (1.0 - eps) * A_b
-            slots["G"][path] = eps * _at(state.slots["G"], path) + (1.0 - eps) * G_b
+            slots["A"][path] = eps * tree.get(state.slots["A"], path) + (1.0 - eps) * A_b
+            slots["G"][path] = eps * tree.get(state.slots["G"], path) + (1.0 - eps) * G_b
         if t % self.inverse_period == 0:
             inverse = {path: self._inverse(slots["A"][path], slots["G"][path], lam)
                        for path, _, _, _ in self._layout}
@@ -159,8 +159,8 @@ class KFAC(Optimizer):
             slots["inverse"] = state.slots["inverse"]
         update, steps = {}, {}
         for path, shapes, _, dG in self._layout:
-            inv = {k: _at(v, path) for k, v in slots["inverse"].items()}
-            Xg = _as_matrix(_at(grads, path), shapes, dG)
+            inv = {k: tree.get(v, path) for k, v in slots["inverse"].items()}
+            Xg = _as_matrix(tree.get(grads, path), shapes, dG)
             steps[path] = -self.lr * self._precondition(inv, Xg, lam)
             update[path] = _from_matrix(steps[path], shapes, dG)
         curvature = {p: (slots["A"][p], slots["G"][p]) for p in slots["A"]}
@@ -268,27 +268,6 @@ def _nest(flat: dict):
     return out
 
 
-def _at(t, path: str):
-    for k in filter(None, path.split("/")):
-        t = t[k]
-    return t
-
-
 def _merge(params: dict, parts: dict) -> dict:
-    """The per-module parts as one tree like ``params`` (modules without parameters keep
-    their empty subtrees; every parameter must have a part)."""
-    if list(parts) == [""]:
-        return parts[""]
-
-    def skeleton(t):
-        return {k: skeleton(v) for k, v in t.items() if isinstance(v, dict)}
-
-    out = skeleton(params)
-    for path, part in parts.items():
-        node, keys = out, path.split("/")
-        for k in keys[:-1]:
-            node = node[k]
-        node[keys[-1]] = part
-    if [p for p, _ in tree.items(out)] != [p for p, _ in tree.items(params)]:
-        raise RuntimeError("K-FAC's update does not cover every parameter of the model")
-    return out
+    """The per-module parts as one tree like ``params`` (every parameter must have a part)."""
+    return tree.from_paths(params, parts)

@@ -47,7 +47,7 @@ def register(subparsers) -> None:
 def _export(args) -> int:
     from .._outputs import check_output_dir
     from .golden import export, shipped_directory
-    from .golden_cases import default_cases
+    from .golden_catalog import default_cases
 
     if args.only and not args.out:
         raise ValueError("--only writes a partial set, and the shipped set holds every case: "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._compare import compare_array
-from .golden_case import build_case, spec_from_entry
+from .golden_build import build_case, spec_from_entry
 from .testing import CaseResult, Report, load_cases
 
 DRIFT_RTOL = 1e-12

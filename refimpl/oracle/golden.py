@@ -26,7 +26,7 @@ quantity            arrays                       value
 ``update_network``  ``update_network/<p>``       ``−lr G⁻¹ ∇R``, one ``G`` (damped Gauss–Newton)
 ==================  ===========================  =============================================
 
-One case (inputs, quantities, tolerances) is built by :mod:`refimpl.oracle.golden_case`.
+One case (inputs, quantities, tolerances) is built by :mod:`refimpl.oracle.golden_build`.
 Solves and updates come from refimpl's factorised path (factor pass, Woodbury and push-through
 solves), metric blocks from dense per-sample Jacobians; before anything is written each is
 checked against the other path (the factor pass's dense blocks, dense solves): a case whose
@@ -61,8 +61,8 @@ from .._outputs import check_output_dir, replace_dir, staging_dir
 from .._resources import package_path
 from . import _npz
 from . import golden_integrity as integrity
-from .golden_case import build_case
-from .golden_cases import default_cases
+from .golden_build import build_case
+from .golden_catalog import default_cases
 
 SCHEMA_VERSION = 1
 QUANTITIES = ("loss", "gradients", "multipliers", "metric", "metric_network", "solve",

@@ -15,7 +15,7 @@ from refimpl.cli import main as cli_main
 from refimpl.modules import ACTIVATIONS
 from refimpl.oracle import golden
 from refimpl.oracle._npz import read_npz, write_npz
-from refimpl.oracle.golden_cases import default_cases
+from refimpl.oracle.golden_catalog import default_cases
 from refimpl.oracle.drift import drift_rtol
 from refimpl.oracle.testing import load_cases
 

@@ -1,6 +1,6 @@
 """One golden case: its inputs, refimpl's quantities, their tolerances, and the self-check.
 
-A case spec (:mod:`refimpl.oracle.golden_cases`) becomes, by :func:`build_case`, the arrays of
+A case spec (:mod:`refimpl.oracle.golden_catalog`) becomes, by :func:`build_case`, the arrays of
 its ``.npz`` file and its manifest entry (the format is described in
 :mod:`refimpl.oracle.golden`):
 
@@ -23,7 +23,7 @@ from ..backprop import solve as backprop_solve
 from ..losses import get_loss, get_output_metric
 from ..metric import build_metric, pullback_metric
 from .architecture import from_dict, module_paths, parameter_names
-from .golden_cases import MASSES, seed_of
+from .golden_catalog import MASSES, seed_of
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -42,15 +42,9 @@ def _draw_params(module, rng, weight_scale):
     return params
 
 
-def _unflat_names(module, named: dict) -> dict:
+def unflat_names(module, named: dict) -> dict:
     """``{"1/0/W": a}`` → the nested parameter tree of ``module``."""
-    out = tree.tree_map(lambda s: None, module.param_shapes())
-    for name, value in named.items():
-        node, keys = out, name.split("/")
-        for k in keys[:-1]:
-            node = node[k]
-        node[keys[-1]] = value
-    return out
+    return tree.from_paths(module.param_shapes(), named)
 
 
 def make_inputs(spec: dict) -> dict:
@@ -97,11 +91,11 @@ def case_arguments(spec: dict, arrays: dict) -> dict:
     metric (name or matrix), mass (float or tree), lr, and ``v`` per module path."""
     module = from_dict(spec["architecture"])
     names = [n for n, _ in parameter_names(module)]
-    params = _unflat_names(module, {n: arrays[f"params/{n}"] for n in names})
+    params = unflat_names(module, {n: arrays[f"params/{n}"] for n in names})
     if "mass" in arrays:
         mass = float(arrays["mass"])
     else:
-        mass = _unflat_names(module, {n: arrays[f"mass/{n}"] for n in names})
+        mass = unflat_names(module, {n: arrays[f"mass/{n}"] for n in names})
     om = arrays["output_metric_matrix"] if spec["output_metric"] == "custom" \
         else spec["output_metric"]
     v = {m: arrays[_name("v", m)] for m in module_paths(module)}
@@ -111,12 +105,6 @@ def case_arguments(spec: dict, arrays: dict) -> dict:
 
 
 # -- the quantities -------------------------------------------------------------------------
-def _at(t, path):
-    for key in filter(None, path.split("/")):
-        t = t[key]
-    return t
-
-
 def compute(spec: dict, arrays: dict) -> tuple[dict, dict]:
     """refimpl's quantities for a case: ``(output arrays, info)``; ``info`` holds the
     condition numbers and the disagreement between refimpl's two paths."""
@@ -132,7 +120,7 @@ def compute(spec: dict, arrays: dict) -> tuple[dict, dict]:
     for n in names:
         out[f"grads/{n}"] = flat[n]
     for m in paths:
-        out[_name("multipliers", m)] = np.asarray(_at(st.module_multipliers, m))
+        out[_name("multipliers", m)] = np.asarray(tree.get(st.module_multipliers, m))
     # the dense path: per-sample Jacobians and the dense output metric
     _, Jw = module.jacobian(params, X)                                 # (S, k, n)
     g = om.matrix(st.states[-1], loss.check_targets(t, X.shape[0], module.out_space), loss)
@@ -321,7 +309,7 @@ def manifest_entry(spec: dict, arrays: dict, *, cond_scale: float = 1.0) -> dict
 
 
 def spec_from_entry(name: str, entry: dict) -> dict:
-    """The case spec (as in :mod:`refimpl.oracle.golden_cases`) a manifest entry was built
+    """The case spec (as in :mod:`refimpl.oracle.golden_catalog`) a manifest entry was built
     from, so that the case can be regenerated."""
     spec = {"name": name, "kind": entry["kind"], "architecture": entry["architecture"],
             "loss": entry["loss"], "output_metric": entry["output_metric"],
