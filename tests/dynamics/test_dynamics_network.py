@@ -57,7 +57,7 @@ def test_continuous_flow_action_equals_the_risk_drop():
     problem, params, _ = _problem("2-4-1 tanh mse")
     metric, potential = problem.metric(), problem.potential()
     flow = gradient_flow(metric, potential, problem.flatten(params), (0.0, HORIZON))
-    dec = complete_the_square(metric, potential, flow.path())
+    dec = complete_the_square(metric, potential, flow.trajectory())
     assert dec.delta_f < 0
     assert abs(dec.action + dec.delta_f) <= 1e-8 * abs(dec.delta_f)
 

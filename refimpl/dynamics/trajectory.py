@@ -1,17 +1,17 @@
 """Trajectories ``x(t)``, ``t ∈ [t0, t1]``, as the action functional sees them (SPEC §1).
 
 The action (1) is a functional of a whole path: it needs the position ``x(t)`` (shape
-``(d,)``) and the velocity ``ẋ(t)`` at any time. A `Path` holds both as callables plus the
+``(d,)``) and the velocity ``ẋ(t)`` at any time. A `Trajectory` holds both as callables plus the
 *breakpoints* where the path may be non-smooth (sample times, integrator steps); quadrature
 (`refimpl.dynamics.action`) integrates between consecutive breakpoints, so it never straddles
 a kink.
 
 Three ways to get one:
 
-- ``Path(position, velocity, t_span)``: an analytic curve;
-- ``Path.from_samples(t, x)``: samples ``x`` (N+1, d) on a grid ``t`` (N+1,), joined by
+- ``Trajectory(position, velocity, t_span)``: an analytic curve;
+- ``Trajectory.from_samples(t, x)``: samples ``x`` (N+1, d) on a grid ``t`` (N+1,), joined by
   straight segments (the velocity is the constant secant on each segment);
-- ``GradientFlowResult.path()`` / ``HamiltonFlowResult.path()``: the dense output of an
+- ``GradientFlowResult.trajectory()`` / ``HamiltonFlowResult.trajectory()``: the dense output of an
   integrator, velocity from the vector field.
 
 ``path.perturbed(vector, mode)`` adds ``sin(mode·π·s)·vector``, ``s = (t − t0)/(t1 − t0)``,
@@ -26,10 +26,10 @@ import numpy as np
 
 from ._checks import as_float_array, check_finite, check_samples, check_t_span, check_vector
 
-__all__ = ["Path"]
+__all__ = ["Trajectory"]
 
 
-class Path:
+class Trajectory:
     """A curve ``x: [t0, t1] → R^d`` with its velocity.
 
     Parameters
@@ -69,7 +69,7 @@ class Path:
         self._velocity = velocity
 
     @classmethod
-    def from_samples(cls, t, x) -> "Path":
+    def from_samples(cls, t, x) -> "Trajectory":
         """The piecewise-linear path through samples ``x`` (N+1, d) at times ``t`` (N+1,)."""
         x_arr = as_float_array(x, "x")
         if x_arr.ndim != 2:
@@ -97,7 +97,7 @@ class Path:
         """``ẋ(t)``, shape ``(d,)``."""
         return check_vector(self._velocity(float(t)), self.dim, "velocity(t)")
 
-    def perturbed(self, vector, mode: int = 1) -> "Path":
+    def perturbed(self, vector, mode: int = 1) -> "Trajectory":
         """This path plus ``sin(mode·π·s)·vector``, ``s = (t − t0)/(t1 − t0)``; same end points.
 
         Parameters
@@ -120,7 +120,7 @@ class Path:
         def velocity(t):
             return self._velocity(t) + (k / T) * np.cos(k * (t - t0) / T) * v
 
-        return Path(position, velocity, (self.t0, self.t1), self.dim, breakpoints=self.breakpoints)
+        return Trajectory(position, velocity, (self.t0, self.t1), self.dim, breakpoints=self.breakpoints)
 
     def __repr__(self) -> str:
-        return f"Path(dim={self.dim}, t_span=({self.t0}, {self.t1}), {self.breakpoints.size - 1} smooth pieces)"
+        return f"Trajectory(dim={self.dim}, t_span=({self.t0}, {self.t1}), {self.breakpoints.size - 1} smooth pieces)"
