@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .linalg import ConvergenceError
+    from .metric import InsufficientMemoryError
     from .optim import DivergenceError
 
     parser = build_parser()
@@ -53,8 +55,13 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"refimpl {args.command}: error: {os_error_message(exc)}", file=sys.stderr)
         return 1
-    except (ValueError, TypeError, DivergenceError) as exc:
+    except (ValueError, TypeError, DivergenceError, ConvergenceError,
+            InsufficientMemoryError) as exc:
         print(f"refimpl {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"refimpl {args.command}: error: out of memory; use a smaller batch "
+              "(--batch-size) or the matrix-free solver of the metric", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"refimpl {args.command}: interrupted", file=sys.stderr)

@@ -83,6 +83,26 @@ def test_an_os_error_inside_a_command_is_one_sentence(tmp_path, monkeypatch, cap
                    "needed, or a folder in the way); choose another path or remove it\n")
 
 
+@pytest.mark.parametrize("error, words", [
+    ("insufficient", "method='cg'"), ("convergence", "did not reach"),
+    ("memory", "out of memory; use a smaller batch")])
+def test_solver_and_memory_errors_are_one_line(error, words, tmp_path, monkeypatch, capsys):
+    from refimpl.experiments import _cli as experiments_cli
+    from refimpl.linalg import ConvergenceError
+    from refimpl.metric import InsufficientMemoryError
+    exc = {"insufficient": InsufficientMemoryError("module '0': method='woodbury' needs about "
+                                                   "9 GB; use method='cg'"),
+           "convergence": ConvergenceError("conjugate gradients did not reach 1e-10"),
+           "memory": MemoryError("Unable to allocate 25.0 GiB")}[error]
+
+    def fail(args):
+        raise exc
+    monkeypatch.setattr(experiments_cli, "_train", fail)
+    assert cli.main(["train", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("refimpl train: error: ") and words in err and err.count("\n") == 1
+
+
 # -- option values ------------------------------------------------------------------------------
 @pytest.mark.parametrize("argv, message", [
     (["train", "--lr", "-1"], "argument --lr: must be a finite number > 0, got '-1'"),

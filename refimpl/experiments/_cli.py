@@ -1,4 +1,5 @@
-"""Command-line front ends: ``refimpl train``, ``refimpl reproduce``, ``refimpl data fetch``.
+"""Command-line front ends: ``refimpl train``, ``refimpl reproduce``, ``refimpl data fetch``,
+``refimpl sweep`` (its parser is in :mod:`refimpl.experiments.sweep._cli`).
 
 Registered by :mod:`refimpl.cli` through :func:`register`. Handlers return an exit code and
 raise ``ValueError``/``OSError``/``DivergenceError`` for errors the user can fix; the
@@ -18,16 +19,19 @@ from ..optim import OPTIMIZERS
 
 
 def register(subparsers) -> None:
-    """Add ``train``, ``reproduce`` and ``data`` (with ``fetch``) to ``subparsers``."""
+    """Add ``train``, ``reproduce``, ``data`` (with ``fetch``) and ``sweep`` to ``subparsers``."""
+    from .sweep._cli import add_parser as _add_sweep
+
     _add_train(subparsers)
     _add_reproduce(subparsers)
     _add_data(subparsers)
+    _add_sweep(subparsers)
 
 
 # -- refimpl train -------------------------------------------------------------------------
 _TRAIN_OPTIONS = ("dataset", "data_dir", "model", "widths", "activation", "optimizer",
-                  "output_metric", "mass", "lr", "batch_size", "epochs", "drop_last", "seed",
-                  "max_loss_factor", "eval_every")
+                  "output_metric", "mass", "damping", "metric_batch", "lr", "batch_size", "epochs",
+                  "drop_last", "seed", "max_loss_factor", "eval_every")
 
 
 def _add_train(subparsers) -> None:
@@ -66,6 +70,12 @@ def _add_train(subparsers) -> None:
                         f"{per_optimizer['output_metric']})")
     p.add_argument("--mass", type=positive_float, help=f"mass mu of "
                    f"{' / '.join(METRIC_OPTIMIZERS)} (default: {per_optimizer['mass']})")
+    p.add_argument("--damping", choices=("fixed", "adaptive", "adaptive-reject"),
+                   help=f"{' / '.join(METRIC_OPTIMIZERS)}: keep mu (fixed, the default) or "
+                   "adapt it from --mass by the Levenberg-Marquardt rule (adaptive; "
+                   "adaptive-reject also skips steps that raise the batch loss)")
+    p.add_argument("--metric-batch", type=positive_int, help=f"{' / '.join(METRIC_OPTIMIZERS)}: "
+                   "build the metric from this many of each batch's samples (default: all)")
     p.add_argument("--lr", type=positive_float,
                    help=f"learning rate (default: {per_optimizer['lr']})")
     p.add_argument("--batch-size", type=positive_int,
@@ -122,7 +132,8 @@ def _add_reproduce(subparsers) -> None:
     p = subparsers.add_parser(
         "reproduce", help="the paper's optimizer comparison (report, summary, plots)",
         description="Train SGD, Adam, Riemannian SGD (identity and Gauss-Newton output "
-                    "metric) and network-scope damped Gauss-Newton from the same "
+                    "metric, the latter also with adaptive damping), network-scope damped "
+                    "Gauss-Newton and K-FAC from the same "
                     "initialisation and batch order; write report.md, summary.json, the "
                     "metrics and PNG plots into --out (built beside it, then renamed into "
                     "place).")
@@ -173,14 +184,16 @@ def _add_data(subparsers) -> None:
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     f = sub.add_parser("fetch", help="download a data set and verify its SHA-256",
                        description="Download the files of a data set into --data-dir "
-                                   "(default: where `refimpl train --dataset NAME` looks) and "
-                                   "verify sizes and SHA-256. A file is renamed into place "
-                                   "only once verified; a failed fetch leaves no file and no "
-                                   "folder behind.")
+                                   "(default: NAME in the data home — $REFIMPL_DATA, else "
+                                   "$XDG_DATA_HOME/refimpl, else ~/.local/share/refimpl — "
+                                   "where `refimpl train --dataset NAME` looks) and verify "
+                                   "sizes and SHA-256. A file is renamed into place only once "
+                                   "verified; a failed fetch leaves no file and no folder "
+                                   "behind.")
     f.add_argument("name", metavar="NAME", help="one of " + ", ".join(SOURCES))
     f.add_argument("--data-dir", "--dir", dest="dir", metavar="DIR",
-                   help="target folder (default: the folder `refimpl train --dataset NAME` "
-                        "reads without --data-dir)")
+                   help="target folder (default: NAME in the data home, the folder "
+                        "`refimpl train --dataset NAME` reads without --data-dir)")
     f.add_argument("--base-url", metavar="URL", help="a mirror to download from (checksums "
                    "still apply; default: the data set's pinned host)")
     f.set_defaults(func=_fetch)

@@ -154,14 +154,7 @@ def fill_tree(template: dict, flat: dict, what: str) -> dict:
         if np.shape(flat[path]) != np.shape(leaf):
             raise ValueError(f"checkpoint {what} entry {path!r} has shape "
                              f"{np.shape(flat[path])}, expected {np.shape(leaf)}")
-    return tree.tree_map(lambda _, p: np.array(flat[p], dtype=np.float64),
-                         template, _paths(template))
-
-
-def _paths(template: dict, prefix: str = "") -> dict:
-    """A tree like ``template`` whose leaves are their own paths."""
-    return {k: _paths(v, f"{prefix}{k}/") if isinstance(v, dict) else f"{prefix}{k}"
-            for k, v in template.items()}
+    return tree.from_paths(template, {p: np.array(flat[p], dtype=np.float64) for p in want})
 
 
 def _write_atomic(target: Path, write) -> None:

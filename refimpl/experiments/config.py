@@ -25,7 +25,8 @@ from ..optim import OPTIMIZERS
 from .models import check_model, takes_images
 
 METRIC_OPTIMIZERS = ("riemannian", "gauss-newton")
-"""Optimizers that take a ``mass`` and an ``output_metric``."""
+"""Optimizers that take a ``mass``, an ``output_metric`` and a ``damping`` rule."""
+DAMPING_RULES = ("fixed", "adaptive", "adaptive-reject")
 
 DEFAULT_HYPER = {
     "sgd": {"lr": 0.2},
@@ -33,6 +34,7 @@ DEFAULT_HYPER = {
     "adam": {"lr": 3e-3},
     "riemannian": {"lr": 1.0, "mass": 0.01, "output_metric": "identity"},
     "gauss-newton": {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"},
+    "kfac": {"lr": 0.1},
 }
 """Per-optimizer defaults, chosen by the sweep on mnist-5k (MLP 784-256-256-10 tanh, batch
 128) documented in :mod:`refimpl.experiments.reproduction`. ``momentum`` (``β = 0.9``, the
@@ -82,6 +84,12 @@ class TrainConfig:
     lr, mass : float, optional
         Step size ``η`` and mass ``μ``; ``None`` takes :data:`DEFAULT_HYPER`.
     output_metric : {'identity', 'gauss-newton'}, optional
+    damping : {'fixed', 'adaptive', 'adaptive-reject'}, optional
+        How ``riemannian`` / ``gauss-newton`` treat ``mass``: kept (``None``, ``'fixed'``), or
+        the initial ``μ`` of the Levenberg–Marquardt rule (:mod:`refimpl.optim.damping`).
+    metric_batch : int, optional
+        ``riemannian`` / ``gauss-newton``: build the metric from this many of each batch's
+        samples (subsampled curvature); ``None``: all.
     batch_size, epochs : int
     drop_last : bool
         Skip each epoch's last batch when it is short (``n_train`` not a multiple of
@@ -124,6 +132,8 @@ class TrainConfig:
     lr: float | None = None
     mass: float | None = None
     output_metric: str | None = None
+    damping: str | None = None
+    metric_batch: int | None = None
     batch_size: int = 128
     epochs: int = 1
     drop_last: bool = True
@@ -154,7 +164,7 @@ class TrainConfig:
         _positive_float(self.max_loss_factor, "max_loss_factor")
         defaults = default_hyper(self.model, self.optimizer)
         if self.optimizer not in METRIC_OPTIMIZERS:
-            for name in ("mass", "output_metric"):
+            for name in ("mass", "output_metric", "damping", "metric_batch"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} applies to the optimizers "
                                      f"{' and '.join(METRIC_OPTIMIZERS)} only, not to "
@@ -166,11 +176,17 @@ class TrainConfig:
         if self.optimizer in METRIC_OPTIMIZERS:
             _positive_float(self.mass, "mass")
             _choice(self.output_metric, "output_metric", OUTPUT_METRICS)
+            if self.damping is not None:
+                _choice(self.damping, "damping", DAMPING_RULES)
+            if self.metric_batch is not None:
+                _positive_int(self.metric_batch, "metric_batch")
 
     def hyper(self) -> dict:
         """Keyword arguments for :func:`refimpl.optim.make_optimizer`."""
         if self.optimizer in METRIC_OPTIMIZERS:
-            return {"lr": self.lr, "mass": self.mass, "output_metric": self.output_metric}
+            return {"lr": self.lr, "mass": self.mass, "output_metric": self.output_metric} \
+                | ({} if self.damping is None else {"damping": self.damping}) \
+                | ({} if self.metric_batch is None else {"metric_batch": self.metric_batch})
         return {"lr": self.lr}  # momentum's beta and Adam's betas: the optimizer defaults
 
     def to_dict(self) -> dict:

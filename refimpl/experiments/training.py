@@ -104,7 +104,7 @@ class TrainResult:
 
 def train(config: TrainConfig, out, *, dataset: Dataset | None = None, resume: bool = False,
           overwrite: bool = False, progress: bool | None = None, quiet: bool = False,
-          label: str | None = None) -> TrainResult:
+          label: str | None = None, options: dict | None = None) -> TrainResult:
     """Train ``config.model`` with cross-entropy as ``config`` says; write metrics and
     checkpoints to ``out``.
 
@@ -127,6 +127,9 @@ def train(config: TrainConfig, out, *, dataset: Dataset | None = None, resume: b
         Do not print the per-epoch summary lines on stderr.
     label : str, optional
         Prefix of the progress and summary lines (default: the optimizer's name).
+    options : dict, optional
+        Further keyword arguments of the optimizer, beside ``config.hyper()`` (e.g.
+        momentum's ``beta``). They are not part of ``config``: pass the same ones on resume.
 
     Returns
     -------
@@ -158,7 +161,8 @@ def train(config: TrainConfig, out, *, dataset: Dataset | None = None, resume: b
         dataset = load_dataset(config.dataset, config.data_dir)
     _check_dataset(dataset)
     model = build_model(config, dataset)
-    optimizer = make_optimizer(config.optimizer, model, "cross_entropy", **config.hyper())
+    optimizer = make_optimizer(config.optimizer, model, "cross_entropy",
+                               **config.hyper(), **(options or {}))
     init_seq, shuffle_seq = np.random.SeedSequence(config.seed).spawn(2)
     params0 = model.init(np.random.default_rng(init_seq))
     shuffle_rng = np.random.default_rng(shuffle_seq)

@@ -34,7 +34,7 @@ BLOCKS = ("structured", "materialized")
 def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric="identity",
                  mass=1.0, scope="layer", method="auto", blocks="structured",
                  precision="auto", threads=None, prepare_step=False, cg_rtol=CG_RTOL,
-                 memory=None) -> BatchMetric:
+                 memory=None, metric_batch=None) -> BatchMetric:
     """Algorithm 1 up to the solve, for any module (see the module docstring).
 
     Parameters
@@ -80,6 +80,15 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
         Relative residual of each conjugate-gradient solve of an inner system.
     memory : float or None
         Bytes the metric may use (``None``: the memory available now).
+    metric_batch : int or None
+        Subsampled curvature: build the metric (factor pass, inner matrices, factorisations)
+        from the batch's first ``m`` samples, ``G_m = M + (1/m) Σ_{s ≤ m} B_sᵀB_s`` — an
+        unbiased estimate of the batch's pull-back when the batch is a random sample — while
+        ``∇R`` is the whole batch's. The gradient then has components outside the span of
+        ``B̃_mᵀ``, which ``G_m⁻¹`` scales by ``1/M`` (eq. 2 is used, not 3′); pair it with a
+        mass large enough for them, or the adaptive damping of
+        :class:`~refimpl.optim.RiemannianSGD`. ``None`` or ``m ≥ S`` (a short last batch):
+        the whole batch.
 
     Returns
     -------
@@ -95,6 +104,7 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
     cg_rtol = as_positive_float(cg_rtol, "cg_rtol")
     if memory is not None:
         memory = as_positive_float(memory, "memory")
+    check_metric_batch(metric_batch)
     loss = get_loss(loss)
     X, targets = check_batch(model, X, targets, loss)
     params = model.check_params(params)
@@ -104,18 +114,36 @@ def build_metric(model: Module, params, X, targets, *, loss="mse", output_metric
         return build(model, params, X, targets, loss, get_output_metric(output_metric), mass,
                      scope=scope, method=method, blocks=blocks, precision=precision,
                      threads=int(threads), prepare_step=bool(prepare_step), cg_rtol=cg_rtol,
-                     memory=memory)
+                     memory=memory, metric_batch=metric_batch)
+
+
+def check_metric_batch(metric_batch) -> None:
+    """``None`` or a positive int (else a ValueError naming what arrived)."""
+    if metric_batch is not None and (isinstance(metric_batch, (bool, np.bool_)) or not
+                                     isinstance(metric_batch, (int, np.integer))
+                                     or metric_batch < 1):
+        raise ValueError("metric_batch must be a positive int (samples the metric is built "
+                         f"from) or None, got {metric_batch!r}")
 
 
 def build(model, params, X, targets, loss, output_metric, mass: Mass, *, scope, method,
-          blocks, precision, threads, prepare_step, cg_rtol, memory) -> BatchMetric:
+          blocks, precision, threads, prepare_step, cg_rtol, memory,
+          metric_batch=None) -> BatchMetric:
     """:func:`build_metric`'s computation, on arguments it has validated (``params``, ``X``
     and ``targets`` as :func:`refimpl.backprop.check_batch` returns them, a loss object, an
     output metric object, a :class:`~refimpl.metric.Mass`, valid choices)."""
     states, caches = forward_pass(model, params, X)
     y = states[-1]
-    F = output_metric.factor(y, targets, loss)                         # (S, k, r)
-    cache = model_cache(model, caches)
+    sub = metric_batch is not None and metric_batch < y.shape[0]
+    if sub:            # the curvature from the first m samples: their own forward pass
+        Xm = spaces.map_point(lambda a: a[:metric_batch], model.in_space, X)
+        tm = targets[:metric_batch]
+        m_states, m_caches = forward_pass(model, params, Xm)
+        F = output_metric.factor(m_states[-1], tm, loss)
+        cache = model_cache(model, m_caches)
+    else:
+        F = output_metric.factor(y, targets, loss)                     # (S, k, r)
+        cache = model_cache(model, caches)
     R = np.ascontiguousarray(np.swapaxes(F, 1, 2))
     # the factor pass (blocks) and the multipliers (∇R) both start from the forward pass's
     # caches: independent, so side by side when there are threads
@@ -127,6 +155,6 @@ def build(model, params, X, targets, loss, output_metric, mass: Mass, *, scope, 
         raise ValueError(f"{model!r} has no parameters: there is no metric to build")
     if blocks == "materialized":
         found = {p: DenseBlock(b.materialize(), b.shapes) for p, b in found.items()}
-    return BatchMetric(model, params, st.risk, st.grads, found, mass,
-                       output_metric.coords(y, targets, loss), scope, method, precision,
-                       threads, prepare_step, cg_rtol, memory)
+    coords = None if sub else output_metric.coords(y, targets, loss)
+    return BatchMetric(model, params, st.risk, st.grads, found, mass, coords, scope, method,
+                       precision, threads, prepare_step, cg_rtol, memory)

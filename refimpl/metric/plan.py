@@ -16,11 +16,14 @@ method          flops                                         memory
                                                               few vectors of ``q``
 ==============  ============================================  ===============================
 
-``method="auto"`` takes the cheaper direct method by flops; if it does not fit in the memory
-available (``MemAvailable`` of ``/proc/meminfo``, or ``memory=`` in bytes), the other direct
-method if that fits, else ``"cg"`` — and says so in :attr:`Plan.note`. A direct method asked
-for by name that does not fit raises :class:`InsufficientMemoryError` with the estimate and
-the way out, before anything is allocated.
+``method="auto"`` takes the cheaper direct method by flops — unless conjugate gradients are
+expected to cost less than ``1/CG_ADVANTAGE`` of it even at ``CG_ITERATIONS`` iterations
+(very large batches); if the direct method does not fit in the memory available
+(``MemAvailable`` of ``/proc/meminfo``, or ``memory=`` in bytes), the other direct method if
+that fits, else ``"cg"``. Whenever it leaves the cheaper direct method it says why in
+:attr:`Plan.note`. A direct method asked for by name that does not fit raises
+:class:`InsufficientMemoryError` with the estimate and the way out, before anything is
+allocated.
 """
 from __future__ import annotations
 
@@ -34,6 +37,11 @@ from ..linalg import use_mixed
 METHODS = ("auto", "woodbury", "primal", "cg")
 #: the share of the available memory one step's systems may take
 MEMORY_SHARE = 0.8
+#: ``method="auto"`` takes conjugate gradients when ``CG_ITERATIONS`` of their iterations cost
+#: less than ``1/CG_ADVANTAGE`` of the cheaper direct method (a pessimistic count: the
+#: benchmarks' large batches needed 13–18 iterations at μ = 1)
+CG_ITERATIONS = 200
+CG_ADVANTAGE = 10.0
 _GB = 1e9
 
 
@@ -116,13 +124,19 @@ def choose(blocks, masses, method: str, budget: float, what: str = "the metric",
         return plan
     woodbury, primal = (estimate(blocks, masses, m, precision) for m in ("woodbury", "primal"))
     first, second = (woodbury, primal) if woodbury.flops <= primal.flops else (primal, woodbury)
+    cg = estimate(blocks, masses, "cg")
+    if CG_ADVANTAGE * CG_ITERATIONS * cg.flops < first.flops:
+        return Plan("cg", cg.flops, cg.bytes,
+                    f"{what}: conjugate gradients (about {cg.flops / 1e9:.2g} GFLOP an "
+                    f"iteration) instead of {first.method} ({first.flops / 1e9:.3g} GFLOP): "
+                    f"cheaper by more than {CG_ADVANTAGE:g}× even at {CG_ITERATIONS} "
+                    "iterations")
     if first.bytes <= budget:
         return first
     if second.bytes <= budget:
         return Plan(second.method, second.flops, second.bytes,
                     f"{what}: {first.method} would need {first.bytes / _GB:.2f} GB, more than "
                     f"the {budget / _GB:.2f} GB available: {second.method} instead")
-    cg = estimate(blocks, masses, "cg")
     return Plan("cg", cg.flops, cg.bytes,
                 f"{what}: a direct solve would need {min(first.bytes, second.bytes) / _GB:.2f} "
                 f"GB, more than the {budget / _GB:.2f} GB available: conjugate gradients "

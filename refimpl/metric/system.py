@@ -139,8 +139,8 @@ class MetricSystem:
 
     def dense(self) -> np.ndarray:
         """``G`` as an explicit ``(n, n)`` matrix (blocks in order, each in its flat order)."""
-        Bt = np.concatenate([b.materialize().reshape(self.S * self.r, b.n)
-                             for b in self.blocks], axis=1)
+        parts = [b.materialize().reshape(self.S * self.r, b.n) for b in self.blocks]
+        Bt = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         G = Bt.T @ Bt
         G /= self.S
         G[np.diag_indices(self.n)] += np.concatenate(

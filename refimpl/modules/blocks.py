@@ -185,11 +185,18 @@ class Block:
                          matvec_flops=4 * m * n, matvec_bytes=m * n * _BYTES,
                          dense_flops=n * n * m + 2 * m * n, dense_bytes=(n * n + m * n) * _BYTES)
 
-    def kfac_factors(self):
-        """Kronecker factors ``(A, G)`` of K-FAC's approximation ``E[B_sᵀB_s] ≈ A ⊗ G``."""
+    def kfac_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """K-FAC's factors ``(A, G)`` with ``(1/S) Σ_s B_sᵀB_s ≈ G ⊗ A`` (Martens & Grosse 2015).
+
+        ``A`` is ``(d_A, d_A)``, ``G`` is ``(d_G, d_G)``, both symmetric PSD. The Kronecker
+        product acts on the block's parameters arranged as one ``d_G × d_A`` matrix: every
+        leaf reshaped to ``(d_G, -1)``, side by side in the order of ``shapes`` (for a linear
+        module ``[W | b]``), flattened in C order (:mod:`refimpl.optim.kfac`).
+        """
         raise NotImplementedError(
             f"{type(self).__name__} has no Kronecker factors for K-FAC; K-FAC needs modules "
-            "whose blocks provide kfac_factors() (Linear does)")
+            "whose blocks provide kfac_factors() (Linear does); use RiemannianSGD or "
+            "GaussNewton for this model")
 
     # -- private -----------------------------------------------------------------------------
     def _zeros(self) -> dict:

@@ -11,7 +11,9 @@ Hand-derived derivatives, per sample (``W`` is ``m × n``, ``a ∈ R^n``, ``z �
   ``G[(p,q),(p',q')] = g[p,p'] a_q a_q'`` (``g ⊗ a aᵀ``), kept factorised in
   :class:`LinearBlock` (below), which owns the structured metric algebra of the layer: its
   inner matrix ``K = I + B̃ M⁻¹ B̃ᵀ`` is formed from ``R`` and the inputs without ever
-  forming ``B̃`` (SPEC §4).
+  forming ``B̃`` (SPEC §4);
+- K-FAC factors          ``A = E[ã ãᵀ]`` (``ã = [a; 1]`` with a bias), ``G = E[RᵀR]``, with
+  ``(1/S) Σ_s B_sᵀB_s ≈ G ⊗ A`` on ``[W | b]`` (exact for ``S = 1``).
 """
 from __future__ import annotations
 
@@ -244,6 +246,19 @@ class LinearBlock(Block):
                          matvec_flops=matvec,
                          matvec_bytes=((S * S if through_E else m * d) + 2 * S * m) * B,
                          dense_flops=n * n * q + 2 * q * n, dense_bytes=(n * n + q * n) * B)
+
+    def kfac_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """``A = (1/S) Σ_s ã_s ã_sᵀ`` (``ã = [a; 1]`` with a bias) and
+        ``G = (1/S) Σ_s R_sᵀ R_s`` (``m × m``); see :meth:`Block.kfac_factors`.
+
+        ``B_sᵀB_s = (R_sᵀR_s) ⊗ (ã_s ã_sᵀ)`` on ``vec([W | b])``; K-FAC replaces the mean of
+        the products by the product of the means.
+        """
+        S, r, m = self.R.shape
+        A = self.A if not self.bias else \
+            np.concatenate([self.A, np.ones((S, 1), self.A.dtype)], axis=1)
+        R2 = self.R.reshape(S * r, m)
+        return (A.T @ A) / S, (R2.T @ R2) / S
 
     # -- private -----------------------------------------------------------------------------
     def _E(self, mu: float) -> np.ndarray:

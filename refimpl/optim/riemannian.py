@@ -18,10 +18,11 @@ from ..linalg.refined import PRECISIONS
 from ..losses import get_output_metric
 from ..metric import Mass
 from ..metric.batch import SCOPES
-from ..metric.build import BLOCKS, build
+from ..metric.build import BLOCKS, build, check_metric_batch
 from ..metric.parallel import check_threads, resolve_threads
 from ..metric.plan import METHODS
 from .base import Optimizer
+from .damping import adapt, get_damping, quadratic_change
 
 
 class RiemannianSGD(Optimizer):
@@ -52,6 +53,14 @@ class RiemannianSGD(Optimizer):
         Relative residual of the conjugate-gradient inner solves (``method="cg"``).
     memory : float or None
         Bytes a step's metric may use (``None``: the memory available at each step).
+    metric_batch : int or None
+        Subsampled curvature: the metric from the first ``m`` samples of each batch, the
+        gradient from all (:func:`~refimpl.metric.build_metric`); ``None``: all.
+    damping : None, "fixed", "adaptive", "adaptive-reject" or LevenbergMarquardt
+        ``"fixed"`` (default): ``μ = mass`` throughout. Otherwise ``mass`` (a scalar) is the
+        initial ``μ``, adapted by the Levenberg–Marquardt rule of
+        :mod:`refimpl.optim.damping` (state in the slots; diagnostics ``damping`` (the ``μ``
+        used), ``rho``, ``new_loss``, ``rejected``).
     """
 
     name = "riemannian"
@@ -59,7 +68,7 @@ class RiemannianSGD(Optimizer):
     def __init__(self, model, loss="mse", *, lr: float = 1.0, mass=1.0,
                  output_metric="identity", scope: str = "layer", method: str = "auto",
                  blocks: str = "structured", precision: str = "auto", threads=None,
-                 cg_rtol: float = CG_RTOL, memory=None):
+                 cg_rtol: float = CG_RTOL, memory=None, damping=None, metric_batch=None):
         super().__init__(model, loss, lr=lr)
         self.output_metric = get_output_metric(output_metric)
         self.mass = Mass.parse(mass, model.param_shapes())
@@ -71,25 +80,46 @@ class RiemannianSGD(Optimizer):
         self.threads = threads
         self.cg_rtol = as_positive_float(cg_rtol, "cg_rtol")
         self.memory = None if memory is None else as_positive_float(memory, "memory")
+        check_metric_batch(metric_batch)
+        self.metric_batch = metric_batch
+        self.damping = get_damping(damping)
+        if self.damping is not None:
+            if self.mass.scalar is None:
+                raise ValueError("adaptive damping adapts a scalar mass μ; got a mass tree "
+                                 "(pass mass=<initial μ> or damping='fixed')")
+            self.damping.init(self.mass.scalar)        # the initial μ within the bounds
 
     def hyperparameters(self):
         return {"lr": self.lr, "mass": self.mass.describe(),
                 "output_metric": self.output_metric.name, "scope": self.scope,
-                "method": self.method, "precision": self.precision, "threads": self.threads}
+                "method": self.method, "precision": self.precision, "threads": self.threads,
+                "damping": "fixed" if self.damping is None else self.damping.describe(),
+                "metric_batch": self.metric_batch}
+
+    def _init_slots(self, params):
+        return {} if self.damping is None else {"damping": self.damping.init(self.mass.scalar)}
 
     def _direction(self, state, X, targets):
         X, targets = check_batch(self.model, X, targets, self.loss)
+        mass = self.mass if self.damping is None else \
+            Mass(scalar=float(state.slots["damping"]["value"]))
         threads = resolve_threads(self.model, spaces.batch_size(X, self.model.in_space),
                                   self.scope, self.threads)
         # one single-threaded-BLAS region from the first product to the last (_threads)
         with single_threaded_blas(threads > 1):
             metric = build(self.model, state.params, X, targets, self.loss, self.output_metric,
-                           self.mass, scope=self.scope, method=self.method, blocks=self.blocks,
+                           mass, scope=self.scope, method=self.method, blocks=self.blocks,
                            precision=self.precision, threads=threads, prepare_step=True,
-                           cg_rtol=self.cg_rtol, memory=self.memory)
+                           cg_rtol=self.cg_rtol, memory=self.memory,
+                           metric_batch=self.metric_batch)
             update, diag = metric.step(self.lr)
         diag["loss"] = diag.pop("risk")
-        return update, state.slots, diag
+        if self.damping is None:
+            return update, state.slots, diag
+        mu = mass.scalar
+        return adapt(self.damping, self, state, X, targets, update, diag, mu,
+                     lambda: quadratic_change(metric.grads, update, self.lr, mu,
+                                              self.damping.include_damping))
 
 
 class GaussNewton(RiemannianSGD):
@@ -99,7 +129,8 @@ class GaussNewton(RiemannianSGD):
 
     def __init__(self, model, loss="mse", *, lr: float = 1.0, mass=1.0,
                  output_metric="gauss-newton", method: str = "auto", precision: str = "auto",
-                 cg_rtol: float = CG_RTOL, memory=None):
+                 cg_rtol: float = CG_RTOL, memory=None, damping=None, metric_batch=None):
         super().__init__(model, loss, lr=lr, mass=mass, output_metric=output_metric,
                          scope="network", method=method, precision=precision,
-                         cg_rtol=cg_rtol, memory=memory)
+                         cg_rtol=cg_rtol, memory=memory, damping=damping,
+                         metric_batch=metric_batch)

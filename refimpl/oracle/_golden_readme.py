@@ -25,10 +25,14 @@ same machine, same bytes). Do not edit by hand — every file's SHA-256 is recor
 
 ### Verifying the files
 
-    cd data/golden && sha256sum -c SHA256SUMS
+In this directory (shipped with refimpl as `refimpl/oracle/golden_set/`; `refimpl oracle
+verify` checks the same):
+
+    sha256sum -c SHA256SUMS
 
 or compare each file's SHA-256 with `manifest.json` → `files` → `<path>` → `sha256` (and its
-size with `bytes`). A mismatch means the file was modified or truncated: restore it from git.
+size with `bytes`). A mismatch means the file was modified or truncated: restore it from git
+or reinstall refimpl.
 
 ### Reading a case file
 

@@ -2,7 +2,8 @@
 
 A *case* is one network (:mod:`refimpl.oracle.architecture`), batch, loss, output metric and
 mass; its ``.npz`` file holds the inputs and the quantities refimpl computes for them. The set
-is a directory::
+is a directory (the one shipped with refimpl is package data, ``refimpl/oracle/golden_set``,
+:func:`default_directory`)::
 
     manifest.json      schema version, package version, conventions, per-case parameters,
                        array names/shapes/dtypes, tolerances, SHA-256 and size of every file
@@ -25,7 +26,7 @@ quantity            arrays                       value
 ``update_network``  ``update_network/<p>``       ``−lr G⁻¹ ∇R``, one ``G`` (damped Gauss–Newton)
 ==================  ===========================  =============================================
 
-One case (inputs, quantities, tolerances) is built by :mod:`refimpl.oracle.golden_case`.
+One case (inputs, quantities, tolerances) is built by :mod:`refimpl.oracle.golden_build`.
 Solves and updates come from refimpl's factorised path (factor pass, Woodbury and push-through
 solves), metric blocks from dense per-sample Jacobians; before anything is written each is
 checked against the other path (the factor pass's dense blocks, dense solves): a case whose
@@ -57,10 +58,11 @@ from pathlib import Path
 
 from .. import __version__
 from .._outputs import check_output_dir, replace_dir, staging_dir
+from .._resources import package_path
 from . import _npz
 from . import golden_integrity as integrity
-from .golden_case import build_case
-from .golden_cases import default_cases
+from .golden_build import build_case
+from .golden_catalog import default_cases
 
 SCHEMA_VERSION = 1
 QUANTITIES = ("loss", "gradients", "multipliers", "metric", "metric_network", "solve",
@@ -208,8 +210,10 @@ def _write_pin(text: str) -> None:
 
 
 def shipped_directory() -> Path:
-    """The golden set shipped with refimpl (``data/golden`` of the checkout)."""
-    return Path(__file__).resolve().parents[2] / "data" / "golden"
+    """The golden set shipped with refimpl: the package data ``refimpl/oracle/golden_set``
+    (read through :mod:`importlib.resources`, so it is there in an installed wheel as in a
+    checkout)."""
+    return package_path(__package__, "golden_set")
 
 
 def default_directory() -> Path:

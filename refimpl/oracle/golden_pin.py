@@ -6,148 +6,148 @@ Do not edit by hand: regenerate the set instead.
 """
 
 PACKAGE_VERSION = '0.1.0'
-MANIFEST_SHA256 = '7fdc6b794bb536596bc8ce77f183078d1d327c94242b106c3ba84ae7d1cf301c'
+MANIFEST_SHA256 = '8962746fe6b779784992dc14bbe141a6e8d5de8df8008b02030f97dd1405d16f'
 FILES = {
     'README.md':
-        '3ef5642f9dd98c8a7a458142ebcbb143ca97799e79d9baf5c8e80f3965c57965',
+        '64dfc5b218bc4293a0dd83558bdd7efec8b079e0ae384de87b1333177f71ac86',
     'cases/cnn-avg-s2-1x8x8-mse-gauss-newton-per-parameter.npz':
-        'cc6ce9d934cd092cb4f815ee99fca3c65004ff0467eadc2ff212a75414cdf8ed',
+        '78b324cc61c64fba88d1d0525b363e7032d0e897f6574ef480ad7b4c970bf961',
     'cases/cnn-avg-s2-3x8x8-cross_entropy-identity-scalar.npz':
-        'bc7be3ff11be8eb6d2f56d9309da7659325518403915c66b1b30352c76cac647',
+        '21eed710b980d76c75c3281d95bec142a65e77f29c36d35b8bd9faaa4ab01af4',
     'cases/cnn-overlap-max-1x8x8-cross_entropy-identity-per-parameter.npz':
-        '4ff3fab8cfbe2c9b68e72403d6080d501f9a7f9f45e86fcfa5bf5d9e49f17b09',
+        'b8706460149c47135073bee4244bdef6f903f0226a3530f0f9887df6b3b8925f',
     'cases/cnn-overlap-max-3x8x8-mse-gauss-newton-scalar.npz':
-        'ecbfd113b098970963683a74dafcc5b2dcb1f92b5dbcfe7ea4ed385bc8e31f09',
+        '0ebe94f0843c9ad8db131b9c9caa6a75b69057abd7914f95ede519477e3639b6',
     'cases/cnn-s2-max-1x8x8-mse-identity-scalar.npz':
-        'b213187bfdd7c45a50ede1b6d820738453a1b640046e7f07e99defa4f5e013b2',
+        '98f7982010bf593e08f8d13182b620d978b67224ef753865d5c5b42bfcf4e93e',
     'cases/cnn-s2-max-3x8x8-cross_entropy-gauss-newton-per-parameter.npz':
-        '6b399b7198cdee9a411531a107bda8d84b3cc888b8c57b1ede8365b9c00e4332',
+        'ae4069e0a761020379adbd691ec6323a3e947bcbae73955dd7145b9028d3f570',
     'cases/cnn-s2-overlap-avg-1x8x8-cross_entropy-gauss-newton-scalar.npz':
-        '1ade37c33e09723e583d90b4ed796e8ebe5b13afd6e2313105ebadf86b321eef',
+        '20831880e3b7d2d676c38dbe4aa2a0ebec3b7e6dd86ed69eab74b9ae55e42c55',
     'cases/cnn-s2-overlap-avg-3x8x8-mse-identity-per-parameter.npz':
-        'f0b24e98b032671cd754623dbf819a6c7aed5f986361e3835f9d43e561f6c1bf',
+        '112769c7ec359e9aa2324ee2bc063d384552e7ccf30c73a9ce99389b0fa84e80',
     'cases/mlp-gelu-batch1-cross_entropy-identity-per-parameter.npz':
-        'efad27f23fac9a251085ccf9d5a6872d0709cb460ebf10e9934eff5f1f596fc4',
+        '367ea03df6279902bdeb0ea1879aa7e5a38a793793987326d54930383d3a49cc',
     'cases/mlp-gelu-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        '62184ea47841d3c12e712d82e3e0cfda19632742714ce9996e1eb5e36f769970',
+        '3bd407885bd5a54d218e0dfc0a138dab05df622b0671bea77d815ae00560d2ce',
     'cases/mlp-gelu-wide-cross_entropy-identity-tiny.npz':
-        '5a4433314a78841369d3eba7ab0ece82d86c623f9e021095d58368f2b4b50bf3',
+        '0f6f4384f2e9051bb5f2ef734bda441c69ea174d25b3719e54e38749dbcf0ba0',
     'cases/mlp-gelu-wide-mse-gauss-newton-per-parameter.npz':
-        '93d568441bd017e4312dada5160df169d5f4619d9ef2960a54ebc99822de7059',
+        '08c9f3206f9efb0b393a2ab76c5dc033e7f256c51f8ef5945ccfc9c743fc2a47',
     'cases/mlp-gelu-wide-mse-identity-per-parameter.npz':
-        '361af836274bd2111403df6a85ee18b61786d83d712b19fe25e0e934e209b5ab',
+        '17bda12448f98adcc09a9b21309c5110558a19e6ead6307501d258174b051fd5',
     'cases/mlp-gelu-wide-mse-identity-tiny.npz':
-        '15b2583a86fc13465cd7dc3927ba548867db2de5f85e783e90f115398ae4c83b',
+        'f007f8bfac38530424703c25299eb8fd75dbb9063a2218b2cad8656876ade814',
     'cases/mlp-identity-deep-cross_entropy-identity-scalar.npz':
-        '132077eb185a6bfc9e26ccc6e0d98123f7063a839cc37d807d1685f7e4288296',
+        '3fc70956f3d9bb47f6d11b34618d93e96b8749ad92fd00439191be5924c9445e',
     'cases/mlp-identity-small-mse-identity-scalar.npz':
-        '1921b5f707e0a0cbc438061be61c7af4030cd68e37804aba867273561c4ac49b',
+        '6d16507fe61a1735254183c158b21453fcd118a452ddaea9c32088296828050b',
     'cases/mlp-leaky_relu-deep-cross_entropy-custom-per-parameter.npz':
-        'e7688ecc2b21305fe479503d1090d5b72ccc622e3c57a00f612fa0969b7d8ecd',
+        '825c187ba082bfd91127e257ca5f3c524eff96ee44635cbca6edd9f23bcefde9',
     'cases/mlp-leaky_relu-deep-cross_entropy-gauss-newton-tiny.npz':
-        '12da92df5bb3e75e6753051d8fa686cbe6a532f9af3b6979707f0d0a486186e0',
+        'b4809100264a8110dbfc1af39816e761a0203ffa6b0c23aa8eb3559efb363d0b',
     'cases/mlp-leaky_relu-deep-cross_entropy-identity-scalar.npz':
-        '3c3837c25135417fd9e256aa37c5b5b178704b652397ce3b31cad10094ee35f9',
+        'a0fc833a8fde533a25b0dc44285dfe67cf1e23b9787161909082b16503d2e0c9',
     'cases/mlp-leaky_relu-deep-mse-custom-per-parameter.npz':
-        'bccd288b83a7ad50c2ec5b9d980e647eaab62254be04b30de5487f6652237449',
+        '7f0124ef6d075c14a619b28eeeef625dff1af71bcf89cb3ca1b23d4308b8beff',
     'cases/mlp-leaky_relu-deep-mse-gauss-newton-tiny.npz':
-        '9ea018bba86b5e42ff4ab7b1b65ba62290edd030bcbe563f6191afae71605456',
+        'bd036f2b8cd1bf42403dcc487c814b4af62de29c1a62a1832cefd6203d6e7b04',
     'cases/mlp-leaky_relu-small-mse-identity-scalar.npz':
-        '7075ee75594b86e9d1aad5de99f3928f2fcadb5e8735f0032935ca817809f743',
+        'a991ddf3206604cb53ddf1640f554483b50e50bef2de26eca23a626d94db4406',
     'cases/mlp-none-linear-cross_entropy-gauss-newton-scalar.npz':
-        'c27c9ef373d9983fbb31a0ede2a8f6a1bc591c5ae210cd263a3660a9f48e10b1',
+        'aa172ae37f9d6cf80c78a05fb20df58cb9200ee412b6706387f87b2266db9046',
     'cases/mlp-none-linear-mse-gauss-newton-scalar.npz':
-        '248b1df5e0b7d0b7e4058527277fd3791be2881f46593856377dcdd304d34166',
+        'ab1563e813aef5e67b06470f518959ec5ab41d5d36dbc85fec4951ed74934a94',
     'cases/mlp-relu-deep-mse-gauss-newton-per-parameter.npz':
-        'ae122ad6177ca8beac36dc4c55c109113cdffc669540bfa2f585fbb64412f72d',
+        '19255b706830142a3ed90a489ade729840e230986ee77ed49e4f07f228585cea',
     'cases/mlp-relu-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        '1c7115b20ff27717f0719e5634d56d1389052e649aa649c34a1c74bf619b5705',
+        'e2337884da60b83bdf86231e0f5d62de8eab0962d16578046f9fbfb6d6624fc3',
     'cases/mlp-sigmoid-batch1-cross_entropy-identity-per-parameter.npz':
-        '492aecbe9ba5e2e62a203dc6746c81f81bb48c52a30c922a977e146a3530704b',
+        '8360625bf8471ac6b5ca89072aba4d130c536c3a026ab3675be752dd11b012df',
     'cases/mlp-sigmoid-k1-mse-custom-large.npz':
-        'fff967bba89ab1a22629a61caa1f94c114eb313d7fb2eeb75f0bd266ec80caeb',
+        'adf216b2a37536d4312a0f7c79e5af3d44ec703f23b8746685a64d2ec3a9f373',
     'cases/mlp-sigmoid-small-cross_entropy-custom-tiny.npz':
-        '310ace8092fada605cd389102e8e395b72ff1ece580ca63ccb2e4b9f033b7ebf',
+        'f59ad3b6a1c54d8116679efc5eabc2016f048004d70aefafbe7bf9f0d4d9daf2',
     'cases/mlp-sigmoid-small-cross_entropy-identity-per-parameter.npz':
-        'd8e5f0a5819a0d8d7bb5469d15a58e7701f2cfa3d553a51e5ac629c22eb9bf56',
+        '3e0176c5c963ba17fa7eb8a6d6840fbbcdd3d3cccd715e41330180d545bb23c7',
     'cases/mlp-sigmoid-small-mse-custom-tiny.npz':
-        '835270ff4163cdcfa9e6fcf959ff278a47899425eeaa80efeb6a5ec92c63873d',
+        '447ef32e72d0d55900a79e0c4db7888ece6b32070bd1bb365409a294cf8ecbef',
     'cases/mlp-sigmoid-small-mse-identity-per-parameter.npz':
-        'e1cfb81d5f5d628c39c609e077e1663000dd4ae74f0c076145c3db8683d2f659',
+        'b540270371ab002c20cdeebfb54b5fadb4a93a11f707ed41ba9347ae47270f09',
     'cases/mlp-sigmoid-wide-mse-identity-per-parameter.npz':
-        '47df29170232a63dd435e4865d0e82d4498bea00a234b659967ad6320958add9',
+        'c3627826f41723ff2c15a6ca6b16bea7329b697abf2f122907d08f9843db0cc3',
     'cases/mlp-sin-deep-mse-gauss-newton-per-parameter.npz':
-        'cefc2e995b851d1c7f78a00be609f796dd85b905e0cd79fde4f921bb517e65a5',
+        '173afeb864384ddf822e196cf8efefedff37cc512de1c9a2c70e125352b2abdc',
     'cases/mlp-sin-wide-cross_entropy-custom-large.npz':
-        'bc586f052b4b3dfadbf45589ba49d5c85c7ea4087020fdb7e2bbbea98904999f',
+        '88cf57b21e04e1fc336f613a075a1108405d5db5d3ff86ae876a0176e8370826',
     'cases/mlp-sin-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        '9f26213203c333490da240c9b2a07b129877b5a7cb72ae7a45b915db2f54fe81',
+        '70894b08ee333f062c0428ab62ab00b1f3744193ff408b7aebb2fb979b48f371',
     'cases/mlp-sin-wide-cross_entropy-gauss-newton-scalar.npz':
-        '96211fdb1dbc8d889455a2fc211d3dbab1279d8cd71ab880ed5c318ee8504274',
+        '2e8a57fd9d62a5c3eaeb49f99eb6c00b7fcb88d8a56276c502f03b40fdc0a996',
     'cases/mlp-sin-wide-mse-custom-large.npz':
-        '7b3b5e95ccd9c08cb2b2e49df57f52fc694b3a6b9070ec6581e8b72af09748c2',
+        'da7b4307f1aa6a27f4fd203b45dcd1ca73fbf40e33bee5ed4b9737cf6a2087ca',
     'cases/mlp-sin-wide-mse-gauss-newton-scalar.npz':
-        '3673a7117ad20d1e8ee23175d3e92bc9a35c713ef11e52b26dfe3f9cee1eb99b',
+        '01255acd7822a48cd71c64274224f7ff0eff6d1d25bb25e4ddc7d6f1e4fb3db5',
     'cases/mlp-softplus-batch1-mse-gauss-newton-scalar.npz':
-        '5f2ded1abcf7c0f706f7d6f6dd28ee3ce5eb9e6e60991deb25522896eeb10aa1',
+        'ad10d1f959e1a9b951f55ef192159e8386249499219c8da85a308e2a1539d599',
     'cases/mlp-softplus-deep-cross_entropy-custom-scalar.npz':
-        '80e074e8e0398a54632b2bb026235ec514e7a73ad75eeb0b6d2c8b59c9597de9',
+        'b35151322de7db27738ae5d029e7bb344ac2675470cfaa2093a1ff53e0e931c1',
     'cases/mlp-softplus-deep-cross_entropy-identity-large.npz':
-        'eb5c999a0dc01d6ae49b1248ebe7c19d156dd989cc449fa6bfffeae2b4ace304',
+        'e0a873af57c860a54f205ba5c59b07e8ffbdf3af87fa82970b0deab3a4021aa4',
     'cases/mlp-softplus-deep-mse-custom-scalar.npz':
-        'adeea36457b57c6b7b44dc11841382b52bc09e5800738f3a2726007d9f58c595',
+        '33e7ad5118cbabaeedeb9437c07343583c93c96d8a58808f4061d0d86ca82170',
     'cases/mlp-softplus-deep-mse-identity-large.npz':
-        '60e346c9630aaab0e4930ff617f98b9aec9b42db887414ba35edee87c90c9f0b',
+        '40fce124e37975a670cf6294aff0439bc1401182cdfba2ccca772a204753aab9',
     'cases/mlp-softplus-small-cross_entropy-gauss-newton-scalar.npz':
-        '31b52a33bc0a365559f40194d74cc751d9949939f51663e7a02efaeb38deebac',
+        '73522d7cd08dc45b585526c0194dd9a2ee2f2040c864716d603e8e5b7652c5c7',
     'cases/mlp-tanh-batch1-cross_entropy-gauss-newton-large.npz':
-        'b2aa0f26b8dd1b9c327d489e09dbb9d6802b51f019c41540f14aee93fcf2a729',
+        'c33e8cb498fb98e8fa1139ace6a380e4418ec679daf099dbfdd709e9ac930cf9',
     'cases/mlp-tanh-batch1-cross_entropy-gauss-newton-tiny.npz':
-        'd9b5df51d3f5af2fe5625932583e6642616cc3e28ee0f9376e3384d939cbd2ac',
+        '28a299c8d4304754c03578e99a82c9bbab9e41ecb8a18d3533d595408224b58d',
     'cases/mlp-tanh-batch1-mse-gauss-newton-large.npz':
-        '413bd080b2514ca2bf4b34cf6fec5eeeb3e7294f053d0a20eba1eea6a40013a0',
+        '67b7364fa15d12a14527af7fd093ee48ebcf999b288238c88cb5e257c30a9664',
     'cases/mlp-tanh-batch1-mse-gauss-newton-scalar.npz':
-        '0b5d2d3a81029e6efa51c90b966d19b34790f4fa1e8c2e6b8c4cee846a3e3784',
+        '6aba3078a81e1d18c8b30b1aab15fad65ece65ab02fb3b4d983a9e4a76c84dcf',
     'cases/mlp-tanh-batch1-mse-gauss-newton-tiny.npz':
-        'aca82ff8eb6c0c739e0f6a99fcf00af5c11cb24ec23e7dacb6d313eda195af87',
+        'b89c0c831f2363df49b10bded6eb03a7be26bf69d38844ec4fc9036453de5668',
     'cases/mlp-tanh-k1-mse-identity-per-parameter.npz':
-        '6f18254b5e671177fa925020fda6a20d37befc42329719f3a3a787ff242fb36f',
+        '5f2161239f2546adb0cbfd770df4eba60fac90412a8c3eb23d0c79f2c1840ef4',
     'cases/mlp-tanh-k1-mse-identity-scalar.npz':
-        '9c617a1ab668b092e5fc84b63b150e556f177be38826bd36967d8d132ef96a18',
+        'e2b1a1758839ce3f953852343467bb7089086407fab2ab18693a8312e211d930',
     'cases/mlp-tanh-k1-mse-identity-tiny.npz':
-        'a8f9a0ccbb9548bbc5b7af177324f9be737ada02391912ccc20570b28541756a',
+        '45a4bddb3bf2df7fd398ec1c1f7ac907cfb48d95ffffbca2ee3cbd3c9d92bf13',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-large.npz':
-        'eec773b84fafe2aee68aa93622c208b957ff0df0ee3fdffc94d4e708b2fc49fd',
+        '13dc7339297daa735b1dc70b1503e3c1cdf985272475d8476f1ff0a93e7ae02a',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-scalar-extreme-logits.npz':
-        '4232395854147bf4eba1fb738d56ab76816970f42a9c5d79997fb221cab6822d',
+        '5d8f746021cfeaf53f920929a4e4965eb4ff9f0590475f7ee766f100106ae954',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-scalar.npz':
-        '0ae4ed2692dc3a5623d9d4996b187760f337c503724f1a9411555ee816cb3086',
+        'dd636710e81d0549870794521fdcb78ed788866e27940d0ce75674d49e1b46a8',
     'cases/mlp-tanh-small-cross_entropy-identity-scalar-extreme-logits.npz':
-        '0d077b7f22b1e3f14fdd024b06d6bc495ecaa2ec345326e96e8a45cc316e9ddb',
+        '04f9bfea8cd2ace8e0c60a4e72b03df8ddc2e4e60d7835178160017051b58cf4',
     'cases/mlp-tanh-small-cross_entropy-identity-scalar.npz':
-        '53fe776f67371406349c2cdcbcad115c525a457205731ffdff173162d3c3eff0',
+        'b308e6540e7847f1936d4041200f0efa3a2fcc1ce880903a57d6cc751496ffff',
     'cases/mlp-tanh-small-mse-gauss-newton-large.npz':
-        '5497ead94c68960196df4a0526eb0304c5e417d5c5edc35cb6583ad0b2d8559b',
+        '340ccf3b639159b38e87fc71946ce4784c85afa4cc3ce5c8fbd75b8db6916238',
     'cases/mlp-tanh-small-mse-identity-scalar.npz':
-        'f4598ef6b84a695569ed342181602721ff2c7298ff9f20bde439c875ae55b603',
+        '29e5ab90a9ec80e3d7962700c6be161cbeb3cb9c99528e1af9765237391c5b66',
     'cases/mlp-tanh-tall-cross_entropy-identity-per-parameter.npz':
-        '7430f590b65da641b62ef0f3947b60be7d6160dcda20f96a8e8efd8b599aa2e0',
+        '4fa3245ae7417962908bceb86afb6cf8c4d305925c4cf72407c82b816090c1e7',
     'cases/mlp-tanh-tall-mse-identity-per-parameter.npz':
-        '153e428e32ef1557723140e5244c1614b1847e9cac955aecef306d7b9c5c2b0c',
+        'b84653e5415b638944c94ddd3700d8ad6a0cd0728f8db705e3852db66cd5e837',
     'cases/residual-cross_entropy-gauss-newton-per-parameter.npz':
-        '37b5f7334f93ec0334d0f0b2d20a851d27855a204da188bbdb33d37a77dff098',
+        'be862d0db9bb02d266f2c4509be58d27b7046876e282932b100465051290597e',
     'cases/residual-cross_entropy-identity-large.npz':
-        'ab192f1b2b7bbaee2a4de94c5e6c569f9bb4ad2b7498250cc05585a29e53313b',
+        '8dbde34981a7c196118f772a61f564847e66ae8c373a9126e6cc9eb5f5a92ba8',
     'cases/residual-mse-custom-tiny.npz':
-        '513db1ed68559c28735eeaeef8c7dca5fb84afbaee1c78d18aec37076952ddbc',
+        '86c365b9a949143909e45b20461c1670beec362807a4ff132ee23d03cb1fc870',
     'cases/residual-mse-identity-scalar.npz':
-        'a31c31502b96278b738caf539e9bfae7ed0c33618b4a24aaa1effb9bbead98f4',
+        '670a8253b1b08d62805c89d7cb6c5c30f3591a16ee625673827547b0ae2b5b15',
     'cases/two_branch-cross_entropy-gauss-newton-per-parameter.npz':
-        '956596c850ba6f68528738f97d43a5553c1fca25d49338d7b2d2b4299ff6f2f1',
+        '5744d312370e149fbbcc1eccf7e320d8388fe9cf50879a5c20193ebdba5cfbf6',
     'cases/two_branch-cross_entropy-identity-large.npz':
-        'a60670f47c7982aeaca7366bd9d3c37da7e82f8b422d6479b46170c66c437d35',
+        '522eefa61a6ff07b751ae55aee5926278a231ec49a2beef82b01c7853dcd91a3',
     'cases/two_branch-mse-custom-tiny.npz':
-        '4168d0283f859fbe272e1b6206d2cfb6df654ebde3657f540af5fc84e5135130',
+        '5c716c21e70806c391d6dfc50837c25d9ec258957f1d79f19addbf0e792caaa0',
     'cases/two_branch-mse-identity-scalar.npz':
-        '19227662cdae61e3775cfde1c42925d1721b30c4842e22ad608bf9485e0f396e',
+        'b7d197da510fc96fc5f4430b4bf4446250714ee100dffe7046d287a2f897986f',
 }

@@ -1,6 +1,6 @@
 """Plain-array oracle functions for other backends (MLPs as lists of ``(W, b)``).
 
-Conventions (shared by every function here; also in README.md and ``data/golden``):
+Conventions (shared by every function here; also in README.md and the golden set's README):
 
 - ``params = [(W_1, b_1), …, (W_L, b_L)]``, ``W_l`` of shape ``(out_l, in_l)``, ``b_l`` of
   shape ``(out_l,)``; the network is ``z_l = x_{l−1} W_lᵀ + b_l``, ``x_l = act(z_l)`` for
@@ -141,7 +141,8 @@ def _metric_args(output_metric):
 
 
 def mlp_riemannian_step(params, X, targets, *, activation="tanh", loss="mse",
-                        output_metric="identity", mass=1.0, lr=1.0, scope="layer"):
+                        output_metric="identity", mass=1.0, lr=1.0, scope="layer",
+                        method="auto", cg_rtol=1e-10):
     """The Riemannian SGD update ``Δ = −lr · G⁻¹ ∇R`` (SPEC eq. 3, Algorithm 1).
 
     ``G_l = M_l + (1/S) Σ_s J_{l,s}ᵀ g_out(y_s) J_{l,s}`` per layer (``scope="layer"``, the
@@ -149,7 +150,10 @@ def mlp_riemannian_step(params, X, targets, *, activation="tanh", loss="mse",
     damped Gauss–Newton). ``output_metric`` is ``"identity"`` or ``"gauss-newton"`` (the loss
     Hessian; for ``mse`` the two coincide); ``mass`` is ``μ > 0`` (a number, a NumPy scalar or
     a 0-d array) or a list of ``(MW, Mb)`` arrays of positive values shaped like the
-    parameters.
+    parameters. ``method`` (``"auto"``, ``"woodbury"``, ``"primal"``, ``"cg"``) and
+    ``cg_rtol`` choose the solver (:func:`refimpl.metric.build_metric`): ``"cg"`` solves the
+    inner systems by conjugate gradients to the relative residual ``cg_rtol``, for batches
+    whose inner matrix does not fit in memory (``"auto"`` takes it then).
 
     Returns
     -------
@@ -162,7 +166,8 @@ def mlp_riemannian_step(params, X, targets, *, activation="tanh", loss="mse",
     metric = build_metric(model, tree_, X, targets, loss=loss_obj,
                           output_metric=_metric_args(output_metric),
                           mass=_mass_tree(mass, params, tree_),
-                          scope=check_choice(scope, "scope", ("layer", "network")))
+                          scope=check_choice(scope, "scope", ("layer", "network")),
+                          method=method, cg_rtol=cg_rtol)
     update, _ = metric.step(lr)
     return from_tree(update, len(params))
 
@@ -180,25 +185,14 @@ def mlp_metric_dense(params, X, targets, *, layer, activation="tanh", loss="mse"
     -------
     ndarray, shape (n_l, n_l)
     """
-    from .. import tree as T
-    from ..losses import get_output_metric
-    from ..metric import check_mass
+    from ..metric import dense_metric
 
     model, tree_, X, targets, loss_obj = prepare(params, X, targets, activation, loss)
     L = len(params)
     if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer))
                               or not 0 <= layer < L):
         raise ValueError(f"layer must be None or an int in [0, {L}), got {layer!r}")
-    mass = check_mass(_mass_tree(mass, params, tree_), tree_)
-    om = get_output_metric(_metric_args(output_metric))
-    _, Jw = model.jacobian(tree_, X)                              # (S, k, n)
-    y = model(tree_, X)
-    g = om.matrix(y, targets, loss_obj)                           # (S, k, k)
-    m_flat = T.flatten(mass) if isinstance(mass, dict) else np.full(Jw.shape[2], mass)
-    sizes = [W.size + b.size for W, b in params]
-    start = 0 if layer is None else sum(sizes[:layer])
-    stop = Jw.shape[2] if layer is None else start + sizes[layer]
-    J = Jw[:, :, start:stop]
-    G = np.einsum("skn,skj,sjm->nm", J, g, J) / X.shape[0]
-    G[np.diag_indices(G.shape[0])] += m_flat[start:stop]
-    return G
+    return dense_metric(model, tree_, X, targets, loss=loss_obj,
+                        output_metric=_metric_args(output_metric),
+                        mass=_mass_tree(mass, params, tree_),
+                        modules=None if layer is None else [str(2 * layer)])

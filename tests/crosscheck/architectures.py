@@ -1,7 +1,7 @@
-"""Random architectures and cases, as specs for :func:`refimpl.oracle.golden_case.compute`.
+"""Random architectures and cases, as specs for :func:`refimpl.oracle.golden_build.compute`.
 
 A spec names its network in the JSON architecture format; the inputs are drawn by
-:func:`refimpl.oracle.golden_case.make_inputs` from a seed derived from the spec's name.
+:func:`refimpl.oracle.golden_build.make_inputs` from a seed derived from the spec's name.
 """
 import numpy as np
 

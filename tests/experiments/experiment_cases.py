@@ -13,7 +13,7 @@ def make_tiny_dataset(n_train=48, n_test=24, n_features=6, seed=0):
                    ("a", "b", "c"))
 
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "riemannian", "gauss-newton")
+OPTIMIZERS = ("sgd", "momentum", "adam", "riemannian", "gauss-newton", "kfac")
 """Every optimizer, each must resume bit-for-bit."""
 
 BAD_CONFIGS = [
@@ -30,6 +30,9 @@ BAD_CONFIGS = [
     ({"seed": -1}, "seed must be a non-negative integer"),
     ({"optimizer": "riemannian", "mass": 0.0}, "mass must be a finite number > 0"),
     ({"optimizer": "riemannian", "output_metric": "fisher"}, "unknown output_metric"),
+    ({"optimizer": "riemannian", "damping": "trust"}, "unknown damping 'trust'"),
+    ({"optimizer": "adam", "damping": "adaptive"}, "damping applies"),
+    ({"optimizer": "riemannian", "metric_batch": 0}, "metric_batch must be a positive integer"),
     ({"max_loss_factor": float("inf")}, "max_loss_factor must be a finite number > 0"),
 ]
 """``TrainConfig`` keyword arguments that must raise ``ValueError``, with the message start."""

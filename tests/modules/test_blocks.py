@@ -53,7 +53,7 @@ MASSES = {  # name: build(rng, shapes) -> mass as given
 CASES = [(b, m) for b, (_, formulas) in BLOCKS.items() for m in formulas]
 
 
-def setup(bname, mname, seed=0):
+def make_case(bname, mname, seed=0):
     rng = np.random.default_rng(seed)
     block = BLOCKS[bname][0](rng)
     return rng, block, Mass.parse(MASSES[mname](rng, block.shapes), block.shapes)
@@ -66,7 +66,7 @@ def dense_inner(block, mass, scale):
 
 @pytest.mark.parametrize("bname", list(BLOCKS))
 def test_apply_and_apply_T_are_adjoint_and_match_materialised(bname):
-    rng, block, _ = setup(bname, "scalar", seed=3)
+    rng, block, _ = make_case(bname, "scalar", seed=3)
     v = {k: rng.standard_normal(s) for k, s in block.shapes.items()}
     C = rng.standard_normal((block.S, block.r))
     Bm = block.materialize()
@@ -79,7 +79,7 @@ def test_apply_and_apply_T_are_adjoint_and_match_materialised(bname):
 
 @pytest.mark.parametrize("bname,mname", CASES)
 def test_inner_matrix_lower_triangle_in_both_float_types(bname, mname):
-    rng, block, mass = setup(bname, mname)
+    rng, block, mass = make_case(bname, mname)
     want = dense_inner(block, mass, 0.25)
     low = np.tril_indices(block.S * block.r)
     assert rel_err(block.inner_matrix(mass, 0.25)[low], want[low]) < 1e-13
@@ -90,14 +90,14 @@ def test_inner_matrix_lower_triangle_in_both_float_types(bname, mname):
 
 @pytest.mark.parametrize("bname,mname", CASES)
 def test_inner_matvec_is_the_product_with_the_inner_matrix(bname, mname):
-    rng, block, mass = setup(bname, mname, seed=1)
+    rng, block, mass = make_case(bname, mname, seed=1)
     x = rng.standard_normal((block.S * block.r, 2))
     assert rel_err(block.inner_matvec(mass, 0.4)(x), dense_inner(block, mass, 0.4) @ x) < 1e-13
 
 
 @pytest.mark.parametrize("bname,mname", CASES)
 def test_kronecker_form_and_sample_grams(bname, mname):
-    rng, block, mass = setup(bname, mname, seed=2)
+    rng, block, mass = make_case(bname, mname, seed=2)
     P = dense_inner(block, mass, 1.0) - np.eye(block.S * block.r)
     kron = block.inner_kronecker(mass)
     assert (kron is not None) == (BLOCKS[bname][1][mname] == "linear-shared-factor")
@@ -112,7 +112,7 @@ def test_kronecker_form_and_sample_grams(bname, mname):
 
 @pytest.mark.parametrize("bname,mname", CASES)
 def test_cost_estimates_are_positive_and_count_the_inner_matrix(bname, mname):
-    _, block, mass = setup(bname, mname)
+    _, block, mass = make_case(bname, mname)
     cost = block.cost(mass)
     assert isinstance(cost, BlockCost)
     q, n = block.S * block.r, block.n
