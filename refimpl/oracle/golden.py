@@ -72,8 +72,16 @@ PREFIX = {"loss": "loss", "gradients": "grads", "multipliers": "multipliers",
           "update_layer": "update_layer", "update_network": "update_network"}
 CONVENTIONS = {
     "dtype": "float64 everywhere; cross-entropy labels int64",
-    "layout": "batch first: X is (S, d_in), outputs y are (S, k), multipliers (S, out)",
+    "layout": "batch first: X is (S, d_in), or (S, C, H, W) (NCHW) for a network on images; "
+              "outputs y are (S, k); multipliers (S, *output shape of the module)",
     "linear": "z = W a + b per sample, W of shape (n_out, n_in); batched z = X W^T + b",
+    "conv2d": "y[o,u,v] = b[o] + sum_{c,i,j} W[o,c,i,j] x_pad[c, sh*u+i, sw*v+j] "
+              "(cross-correlation, zero padding ph, pw on both sides; torch.nn.functional."
+              "conv2d), W of shape (C_out, C_in, kh, kw), b (C_out,); output size "
+              "floor((H + 2 ph - kh)/sh) + 1",
+    "pooling": "MaxPool2d: max over each window, -inf padding, ties to the first maximum in "
+               "the window's row-major order; AvgPool2d: mean over each window, padding "
+               "counted as zeros (count_include_pad); Flatten: C-order vec of (C, H, W)",
     "parameter_order": "depth-first over the module tree: children '0', '1', ... in order, "
                        "Linear leaves W then b; each array flattened in C (row-major) order",
     "parameter_names": "module-tree paths joined by '/', e.g. '0/W', '1/1/0/0/b'",

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import tree
+from .. import spaces, tree
 from ..backprop import solve as backprop_solve
 from ..losses import get_loss, get_output_metric
 from ..metric import build_metric, pullback_metric
@@ -36,7 +36,7 @@ def _draw_params(module, rng, weight_scale):
     for name, shape in names:
         if name.endswith("W"):
             scale = weight_scale if name == last_W else 1.0
-            params[name] = scale * rng.standard_normal(shape) / np.sqrt(shape[1])
+            params[name] = scale * rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))
         else:
             params[name] = 0.5 * rng.standard_normal(shape)
     return params
@@ -53,7 +53,7 @@ def make_inputs(spec: dict) -> dict:
     module = from_dict(spec["architecture"])
     S, k = spec["batch"], module.out_space
     arrays = {f"params/{n}": a for n, a in _draw_params(module, rng, spec["weight_scale"]).items()}
-    arrays["X"] = rng.standard_normal((S, module.in_space))
+    arrays["X"] = rng.standard_normal((S,) + spaces.point_shape(module.in_space))
     if spec["loss"] == "mse":
         arrays["targets"] = rng.standard_normal((S, k))
     else:

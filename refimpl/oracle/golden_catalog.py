@@ -3,7 +3,9 @@
 A case spec is a plain dict:
 
 - ``architecture``: a module description (:mod:`refimpl.oracle.architecture`); MLP cases also
-  carry ``widths`` and ``activation`` (the network of :func:`refimpl.modules.mlp`);
+  carry ``widths`` and ``activation`` (the network of :func:`refimpl.modules.mlp`); ``kind``
+  is ``"mlp"``, ``"composite"`` or ``"cnn"`` (convolutional networks on ``C×8×8`` images,
+  inputs ``X`` of shape ``(S, C, 8, 8)``);
 - ``loss``: ``"mse"`` or ``"cross_entropy"``;
 - ``output_metric``: ``"identity"``, ``"gauss-newton"`` or ``"custom"`` (a random SPD
   ``k × k`` matrix stored with the case);
@@ -16,7 +18,9 @@ The set is a covering subset of activations × losses × output metrics × masse
 the full product: every activation meets both losses, every (loss, output metric, mass)
 triple occurs, and the shapes include batch 1, output dimension 1, a single linear layer, a
 batch larger than the layer (``S·r > n_l``) and layers wider than the batch (``n_l > S·r``).
-Each case's random inputs come from a seed derived from its name (:func:`seed_of`), so adding
+The CNN cases cover 1×8×8 and 3×8×8 inputs, stride 2 with padding, max and average pooling
+(overlapping windows with padding among them), both losses, both output metrics, and scalar and
+per-parameter mass. Each case's random inputs come from a seed derived from its name (:func:`seed_of`), so adding
 or removing a case leaves the others unchanged.
 """
 from __future__ import annotations
@@ -100,6 +104,56 @@ def _composite(arch, loss, om, mass, batch=4, lr=0.5):
             "mass": mass, "batch": batch, "lr": lr, "weight_scale": 1.0}
 
 
+def _conv(c_in, c_out, k, stride, pad, size, bias=True):
+    return {"type": "Conv2d", "in_channels": c_in, "out_channels": c_out,
+            "kernel_size": [k, k], "stride": [stride, stride], "padding": [pad, pad],
+            "bias": bias, "input_size": [size, size]}
+
+
+def _pool(kind, channels, k, stride, size, pad=0):
+    out = {"type": kind, "channels": channels, "kernel_size": [k, k],
+           "stride": [stride, stride], "input_size": [size, size]}
+    return out | ({"padding": [pad, pad]} if pad else {})
+
+
+#: name → architecture builder(in_channels); every one maps (C, 8, 8) to R^3
+CNNS = {
+    # conv 3×3 stride 2 pad 1 (8 → 4), relu, max-pool 2 (4 → 2), linear
+    "s2-max": lambda c: [_conv(c, 2, 3, 2, 1, 8),
+                         {"type": "Pointwise", "activation": "relu", "dim": [2, 4, 4]},
+                         _pool("MaxPool2d", 2, 2, 2, 4),
+                         {"type": "Flatten", "shape": [2, 2, 2]},
+                         {"type": "Linear", "n_in": 8, "n_out": 3, "bias": True}],
+    # conv 3×3 pad 1 (8 → 8), tanh, avg-pool 2 (8 → 4), conv 3×3 stride 2 pad 1 without
+    # bias (4 → 2), linear
+    "avg-s2": lambda c: [_conv(c, 2, 3, 1, 1, 8),
+                         {"type": "Pointwise", "activation": "tanh", "dim": [2, 8, 8]},
+                         _pool("AvgPool2d", 2, 2, 2, 8),
+                         _conv(2, 2, 3, 2, 1, 4, bias=False),
+                         {"type": "Flatten", "shape": [2, 2, 2]},
+                         {"type": "Linear", "n_in": 8, "n_out": 3, "bias": True}],
+    # conv 5×5 (8 → 4), softplus, overlapping max-pool 3 stride 2 pad 1 (4 → 2), linear
+    "overlap-max": lambda c: [_conv(c, 3, 5, 1, 0, 8),
+                              {"type": "Pointwise", "activation": "softplus", "dim": [3, 4, 4]},
+                              _pool("MaxPool2d", 3, 3, 2, 4, pad=1),
+                              {"type": "Flatten", "shape": [3, 2, 2]},
+                              {"type": "Linear", "n_in": 12, "n_out": 3, "bias": True}],
+    # conv 3×3 stride 2 (8 → 3), gelu, overlapping avg-pool 3 stride 2 pad 1 (3 → 2), linear
+    "s2-overlap-avg": lambda c: [_conv(c, 2, 3, 2, 0, 8),
+                                 {"type": "Pointwise", "activation": "gelu", "dim": [2, 3, 3]},
+                                 _pool("AvgPool2d", 2, 3, 2, 3, pad=1),
+                                 {"type": "Flatten", "shape": [2, 2, 2]},
+                                 {"type": "Linear", "n_in": 8, "n_out": 3, "bias": True}],
+}
+
+
+def _cnn(arch, channels, loss, om, mass, batch=3, lr=0.5):
+    return {"name": f"cnn-{arch}-{channels}x8x8-{loss}-{om}-{mass}", "kind": "cnn",
+            "architecture": {"type": "Sequential", "children": CNNS[arch](channels)},
+            "loss": loss, "output_metric": om, "mass": mass, "batch": batch, "lr": lr,
+            "weight_scale": 1.0}
+
+
 def default_cases() -> list[dict]:
     """The default golden set (about 60 cases, a few MB)."""
     cases = []
@@ -133,6 +187,18 @@ def default_cases() -> list[dict]:
         cases.append(_composite(arch, "cross_entropy", "gauss-newton", "per-parameter"))
         cases.append(_composite(arch, "mse", "custom", "tiny"))
         cases.append(_composite(arch, "cross_entropy", "identity", "large", batch=1))
+    # F. convolutional networks: each architecture on 1- and 3-channel images with both
+    # losses; all eight (loss, output metric, mass) triples once
+    for arch, channels, loss, om, mass in (
+            ("s2-max", 1, "mse", "identity", "scalar"),
+            ("s2-max", 3, "cross_entropy", "gauss-newton", "per-parameter"),
+            ("avg-s2", 1, "mse", "gauss-newton", "per-parameter"),
+            ("avg-s2", 3, "cross_entropy", "identity", "scalar"),
+            ("overlap-max", 1, "cross_entropy", "identity", "per-parameter"),
+            ("overlap-max", 3, "mse", "gauss-newton", "scalar"),
+            ("s2-overlap-avg", 1, "cross_entropy", "gauss-newton", "scalar"),
+            ("s2-overlap-avg", 3, "mse", "identity", "per-parameter")):
+        cases.append(_cnn(arch, channels, loss, om, mass))
     names = [c["name"] for c in cases]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:  # pragma: no cover - a mistake in the table above

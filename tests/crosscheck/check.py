@@ -1,7 +1,7 @@
 """Compare a framework's autodiff quantities with refimpl on random specs and on the golden set."""
 import numpy as np
 
-from crosscheck.architectures import random_spec
+from crosscheck.architectures import random_cnn_spec, random_spec
 from crosscheck.autodiff import quantities
 from refimpl.oracle import golden_build
 from refimpl.oracle._compare import compare_array
@@ -12,10 +12,11 @@ QUANTITY_OF = {"loss": "loss", "grads": "gradients", "multipliers": "multipliers
                "update_layer": "update_layer", "update_network": "update_network"}
 
 
-def check_random_case(fw, seed, record):
-    """refimpl (golden_build.compute) against ``fw`` for one random spec; every array within the
-    golden tolerance rule, plus refimpl's factor-pass metric against ``fw``'s dense one."""
-    spec = random_spec(seed)
+def check_random_case(fw, seed, record, family="any"):
+    """refimpl (golden_build.compute) against ``fw`` for one random spec (``family="cnn"``: a
+    random convolutional network); every array within the golden tolerance rule, plus
+    refimpl's factor-pass metric against ``fw``'s dense one."""
+    spec = random_cnn_spec(seed) if family == "cnn" else random_spec(seed)
     module = from_dict(spec["architecture"])
     inputs = golden_build.make_inputs(spec)
     want, info = golden_build.compute(spec, inputs)

@@ -8,12 +8,18 @@ import pytest
 from fd import rel_err
 from refimpl import tree
 from refimpl.metric import Mass
-from refimpl.modules import Block, BlockCost, DenseBlock, LinearBlock
+from refimpl.modules import Block, BlockCost, ConvBlock, DenseBlock, LinearBlock
 from scale_atom import ScaleBlock
 
 
 def linear(rng, S=4, r=3, m=5, n=6, bias=True):
     return LinearBlock(rng.standard_normal((S, r, m)), rng.standard_normal((S, n)), bias)
+
+
+def conv(rng, S=4, r=3, c_out=2, c_in=2, k=2, P=9, bias=True):
+    """A Conv2d block from random factors ``(S, r, C_out, P)`` and patches ``(K, S, P)``."""
+    return ConvBlock(rng.standard_normal((S, r, c_out, P)),
+                     rng.standard_normal((c_in * k * k, S, P)), (c_out, c_in, k, k), bias)
 
 
 BLOCKS = {  # name: build(rng) -> block; formula under each mass kind
@@ -27,6 +33,9 @@ BLOCKS = {  # name: build(rng) -> block; formula under each mass kind
                        "diag": "linear-diag"}),
     "linear_many_samples": (lambda rng: linear(rng, S=20, r=2, m=3, n=4),    # S > 2n: the
                             {"scalar": "linear-scalar", "diag": "linear-diag"}),  # product via w
+    "conv": (conv, {"scalar": "conv-materialise", "diag": "conv-materialise"}),
+    "conv_few_positions": (lambda rng: conv(rng, c_out=4, c_in=3, k=3, P=1, bias=False),
+                           {"scalar": "conv-positions", "diag": "conv-materialise"}),
     "dense": (lambda rng: DenseBlock(rng.standard_normal((4, 3, 7)), {"w": (7,)}),
               {"scalar": "generic", "diag": "generic"}),
     "matrix_free": (lambda rng: ScaleBlock(rng.standard_normal((4, 3, 5)),
