@@ -24,7 +24,9 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",                      # the Markdown pages (sweep.md)
 ]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.py",

@@ -127,7 +127,7 @@ def _train(args) -> int:
 
 # -- refimpl reproduce ---------------------------------------------------------------------
 def _add_reproduce(subparsers) -> None:
-    from .reproduction import PLAN
+    from .reproduction import CNN_PLAN, PLAN
 
     p = subparsers.add_parser(
         "reproduce", help="the paper's optimizer comparison (report, summary, plots)",
@@ -144,10 +144,13 @@ def _add_reproduce(subparsers) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="folder with the data set's files "
                    "(default: where `refimpl data fetch NAME` puts them)")
     p.add_argument("--epochs", type=positive_int, help="epochs for every optimizer (default: "
-                   "per optimizer, " + ", ".join(f"{k} {r.epochs}" for k, r in PLAN.items())
-                   + ")")
-    p.add_argument("--optimizers", type=_names, default=tuple(PLAN),
-                   help="comma-separated subset of " + ",".join(PLAN) + " (default: all)")
+                   "per optimizer; --model mlp: "
+                   + ", ".join(f"{k} {r.epochs}" for k, r in PLAN.items()) + "; a CNN: "
+                   + ", ".join(f"{k} {r.epochs}" for k, r in CNN_PLAN.items()) + ")")
+    p.add_argument("--optimizers", type=_names, default=None,
+                   help="comma-separated subset of the model's comparison (--model mlp: "
+                   + ",".join(PLAN) + "; a CNN: " + ",".join(CNN_PLAN)
+                   + "; default: all of them)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
     p.add_argument("--model", default="mlp", help=_MODEL_HELP + " (default mlp)")
     p.add_argument("--widths", type=_widths, help="hidden widths of --model mlp "

@@ -107,7 +107,7 @@ CNN_PLAN = {
     "gauss-newton": Run("Damped Gauss-Newton, network scope", "gauss-newton",
                         {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"}, epochs=4),
 }
-"""The comparison on the CNNs (same keys as :data:`PLAN`), each optimizer at the setting and
+"""The comparison on the CNNs (a subset of :data:`PLAN`'s keys), each optimizer at the setting and
 epoch count where the sweep on mnist-5k (``--model cnn``, ``benchmarks/README.md``) found its
 best test accuracy."""
 
@@ -138,7 +138,8 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
     epochs : int, optional
         Epochs for every optimizer (default: each :class:`Run`'s own).
     optimizers : sequence of str, optional
-        Keys of :data:`PLAN` (the same as :data:`CNN_PLAN`'s) to run, in order (default: all).
+        Keys of the model's plan (:data:`PLAN`, or :data:`CNN_PLAN` for a model on images) to
+        run, in order (default: all of that plan).
     seed : int
         Seed of the shared initialisation and batch order.
     model : str
