@@ -118,3 +118,17 @@ def test_train_3c3d_on_a_small_file_in_the_cifar10_binary_format(tmp_path):
     assert describe_model(config, data, build_model(config, data)) == \
         "CNN 3c3d (DeepOBS cifar10_3c3d), 895,210 parameters"
     assert result.state.step == 5 and np.isfinite(result.epochs[-1]["train_loss"])
+
+
+def test_reproduce_command_runs_the_model_plan_by_default(images, arch_file, monkeypatch,
+                                                          tmp_path):
+    """Without --optimizers, ``refimpl reproduce`` on images runs every key of CNN_PLAN (not
+    the MLP's PLAN, whose extra keys a CNN comparison does not have)."""
+    from refimpl.experiments.reproduction import CNN_PLAN
+
+    monkeypatch.setattr("refimpl.experiments.reproduction.load_dataset", lambda *a: images)
+    out = tmp_path / "out"
+    assert main(["reproduce", "--model", str(arch_file), "--epochs", "1", "--batch-size", "16",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["optimizers"]) == list(CNN_PLAN)
