@@ -80,13 +80,16 @@ def batch_size(point, space: Space) -> int:
     return point.shape[0] if isinstance(space, int) else batch_size(point[0], space[0])
 
 
-def check_point(point, space: Space, name: str, *, lead: int = 1, n_samples=None):
+def check_point(point, space: Space, name: str, *, lead: int = 1, n_samples=None,
+                dtype=np.float64):
     """Validate a batched point (``lead=1``: ``(S, d)``) or factor (``lead=2``: ``(S, r, d)``).
 
-    Returns the point converted to float64 arrays. All blocks must share their leading axes.
+    Returns the point converted to float64 arrays (``dtype=np.float32``: rounded to float32,
+    for the float32 training path; :func:`refimpl._validation.as_float_array`). All blocks
+    must share their leading axes.
     """
     if isinstance(space, int):
-        arr = as_float_array(point, name)
+        arr = as_float_array(point, name, dtype=dtype)
         if arr.ndim != lead + 1 or arr.shape[-1] != space:
             want = ("(S, " if lead == 1 else "(S, r, ") + f"{space})"
             raise ValueError(f"{name} must have shape {want} for the space {describe(space)}, "
@@ -102,7 +105,7 @@ def check_point(point, space: Space, name: str, *, lead: int = 1, n_samples=None
                             else ""))
     out = []
     for i, (p, s) in enumerate(zip(point, space)):
-        arr = check_point(p, s, f"{name}[{i}]", lead=lead, n_samples=n_samples)
+        arr = check_point(p, s, f"{name}[{i}]", lead=lead, n_samples=n_samples, dtype=dtype)
         if n_samples is None:
             n_samples = _first_leaf(arr).shape[:lead]
         out.append(arr)
