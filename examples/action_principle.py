@@ -20,7 +20,7 @@ from pathlib import Path as FilePath
 
 import numpy as np
 
-from refimpl.dynamics import (PoincareHalfPlane, action_of_path, gradient_flow, half_plane_bowl, hamilton_flow,
+from refimpl.dynamics import (PoincareHalfPlane, action_of_trajectory, gradient_flow, half_plane_bowl, hamilton_flow,
                               hamiltonian, momentum)
 
 STARTS = [(-2.0, 3.0), (1.8, 0.25), (2.2, 2.5)]
@@ -59,12 +59,12 @@ def main(out="out/action_principle", close=True):
     runs = []
     for start in STARTS:
         flow = gradient_flow(metric, f, start, (0.0, HORIZON))
-        path = flow.path()
+        path = flow.trajectory()
         bound = f.value(flow.x[0]) - f.value(flow.x[-1])
-        entry = {"start": start, "path": path, "S": action_of_path(metric, f, path), "bound": bound, "perturbed": []}
+        entry = {"start": start, "path": path, "S": action_of_trajectory(metric, f, path), "bound": bound, "perturbed": []}
         for vector, mode in PERTURBATIONS:
             p = path.perturbed(vector, mode)
-            entry["perturbed"].append((mode, p, action_of_path(metric, f, p)))
+            entry["perturbed"].append((mode, p, action_of_trajectory(metric, f, p)))
         runs.append(entry)
         print(f"start {start}: |Δf| = {bound:.6f}, S(descent) = {entry['S']:.6f} "
               f"(gap {entry['S'] - bound:.1e}), S(perturbed) = "

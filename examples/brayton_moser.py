@@ -25,7 +25,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from refimpl.dynamics import action_of_path, hamiltonian
+from refimpl.dynamics import action_of_trajectory, hamiltonian
 from refimpl.dynamics.brayton_moser import (admissible_lambdas, admissible_pair,
                                             brayton_moser_flow, pseudo_action, series_rlc)
 
@@ -75,7 +75,7 @@ _, Z, path = flows[0]
 drop_P = circuit.potential_value(Z[0]) - circuit.potential_value(Z[-1])
 drop_lam = P_lam.value(Z[0]) - P_lam.value(Z[-1])
 S_Q = pseudo_action(circuit, path).action
-S_lam = action_of_path(metric, P_lam, path)
+S_lam = action_of_trajectory(metric, P_lam, path)
 print(f"on the flow: S_Q = {S_Q:.10f}, P(z0) − P(zT) = {drop_P:.10f}")
 print(f"on the flow: S_λ = {S_lam:.10f}, P_λ(z0) − P_λ(zT) = {drop_lam:.10f}")
 amps = np.linspace(-0.15, 0.15, 7)
@@ -84,7 +84,7 @@ for ax, (name, direction) in zip(axes, [("current", [1.0, 0.0]), ("voltage", [0.
     for mode, style in ((1, "-"), (4, "--")):
         SQ = [pseudo_action(circuit, path.perturbed(a * np.array(direction), mode)).action
               for a in amps]
-        SL = [action_of_path(metric, P_lam, path.perturbed(a * np.array(direction), mode),
+        SL = [action_of_trajectory(metric, P_lam, path.perturbed(a * np.array(direction), mode),
                              ) for a in amps]
         ax.plot(amps, np.array(SQ) - drop_P, "C3" + style, label=f"S_Q − (−ΔP), mode {mode}")
         ax.plot(amps, np.array(SL) - drop_lam, "C0" + style, label=f"S_λ − |ΔP_λ|, mode {mode}")

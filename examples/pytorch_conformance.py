@@ -169,7 +169,8 @@ def multipliers(case):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="a PyTorch Riemannian SGD step against the golden vectors")
     parser.add_argument("--form", choices=["woodbury", "dense", "both"], default="both")
-    parser.add_argument("--golden", default=None, help="golden set (default: data/golden)")
+    parser.add_argument("--golden", default=None,
+                        help="golden set (default: the one shipped with refimpl)")
     args = parser.parse_args(argv)
     if torch is None:
         print("skipping: PyTorch is not installed (pip install torch==2.13.0, or the "

@@ -1,7 +1,7 @@
 """``load_dataset``: the four image classification data sets as flat float64 arrays.
 
     name           files from                                    features  train / test
-    mnist-5k       shipped in the checkout, data/mnist-5k            784   4,000 / 1,000
+    mnist-5k       shipped with refimpl (package data, mnist_5k/)    784   4,000 / 1,000
     mnist          `refimpl data fetch mnist`                        784  60,000 / 10,000
     fashion-mnist  `refimpl data fetch fashion-mnist`, or Debian's   784  60,000 / 10,000
                    package dataset-fashion-mnist
@@ -17,25 +17,30 @@ have the data set's pixel dimensions. Pixels are scaled to [0, 1] by dividing by
 flattened row-major (MNIST: 28x28 -> 784; CIFAR-10: channel-major 3x32x32 -> 3,072). The
 arrays of a ``Dataset`` are read-only.
 
-Default directories (``directory=None``) are folders of the git checkout's top-level
-``data/`` folder, found relative to this file: this works from a checkout and from an
-editable install (``pip install -e .``). For ``fashion-mnist`` the Debian location
-``/usr/share/datasets/fashion-mnist`` is used when the checkout has no copy.
+Default directories (``directory=None``, :func:`default_directory`): ``mnist-5k`` is package
+data, read through :mod:`importlib.resources` (``refimpl/data/mnist_5k/``, with its provenance
+and license in the README there), so it is there in a checkout, an editable install and an
+installed wheel alike. The downloaded data sets live in the *data home* (:func:`data_home`):
+``$REFIMPL_DATA`` if set, else ``$XDG_DATA_HOME/refimpl``, else ``~/.local/share/refimpl`` —
+a folder of the user's, never inside the installed package. For ``fashion-mnist`` the Debian
+location ``/usr/share/datasets/fashion-mnist`` is used when the data home has no copy.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._resources import package_path
 from .cifar10 import CLASSES as CIFAR10_CLASSES
 from .cifar10 import read_cifar10
 from .idx import read_idx
 
 NAMES = ("mnist-5k", "mnist", "fashion-mnist", "cifar10")
-DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
-"""The checkout's top-level ``data/`` folder (``refimpl/data/datasets.py`` -> ``../../data``)."""
+SHIPPED = {"mnist-5k": "mnist_5k"}
+"""Data sets shipped as package data: name -> folder of :mod:`refimpl.data`."""
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 CIFAR10_TARBALL = "cifar-10-binary.tar.gz"
 
@@ -85,14 +90,27 @@ class Dataset:
         return len(self.classes)
 
 
-def default_directory(name: str) -> Path:
-    """Where ``load_dataset(name)`` looks without ``directory``: ``DATA_ROOT / name``.
+def data_home() -> Path:
+    """The folder of downloaded data sets: ``$REFIMPL_DATA``, else ``$XDG_DATA_HOME/refimpl``,
+    else ``~/.local/share/refimpl``. Nothing is created here; ``fetch`` creates what it
+    writes."""
+    env = os.environ.get("REFIMPL_DATA")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "refimpl"
 
-    For ``fashion-mnist`` the Debian location is used if the checkout has no copy. This is
-    also the natural target for ``fetch(name, default_directory(name))``.
+
+def default_directory(name: str) -> Path:
+    """Where ``load_dataset(name)`` looks without ``directory``: the package data for
+    ``mnist-5k``, ``data_home() / name`` for the others (for ``fashion-mnist`` the Debian
+    location if the data home has no copy). For a downloaded data set this is also the
+    target of ``refimpl data fetch NAME``.
     """
     _check_name(name)
-    path = DATA_ROOT / name
+    if name in SHIPPED:
+        return package_path(__package__, SHIPPED[name])
+    path = data_home() / name
     if name == "fashion-mnist" and not path.is_dir() and DEBIAN_FASHION_MNIST.is_dir():
         return DEBIAN_FASHION_MNIST
     return path
@@ -150,9 +168,9 @@ def _check_name(name) -> None:
 
 def _how_to_get(name: str, directory: Path) -> str:
     if name == "mnist-5k":
-        return ("it ships with the git checkout in data/mnist-5k (rebuild it with "
-                "data/make_mnist_5k.py), or give its folder (--data-dir DIR; directory= in "
-                "Python)")
+        return ("it ships with refimpl as package data in refimpl/data/mnist_5k (reinstall "
+                "refimpl, or rebuild the files with data/make_mnist_5k.py of the repository), "
+                "or give its folder (--data-dir DIR; directory= in Python)")
     return (f"download it with `refimpl data fetch {name}` (in Python: "
             f"refimpl.data.fetch({name!r}, {str(directory)!r})), or give its folder "
             "(--data-dir DIR; directory= in Python)")

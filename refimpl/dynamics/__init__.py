@@ -7,7 +7,7 @@ A small toolkit to learn the theory from, one concept per module:
                              half-plane, any callable (finite differences)
 ``potential``                ``f`` with gradient and Hessian
 ``path``                     trajectories ``x(t)`` with velocity (samples, analytic, dense)
-``lagrangian``               ``L = ½ẋᵀgẋ + V``, ``V = ½∇fᵀg⁻¹∇f``, momentum ``p = gẋ``
+``lagrangian``               ``L = ½ẋᵀgẋ + V`` (``action_lagrangian``), ``V = ½∇fᵀg⁻¹∇f``, momentum ``p = gẋ``
 ``action``                   the action ``S`` of eq. (1)
 ``completing_square``        ``S = ½∫|ẋ ± g⁻¹∇f|²_g ∓ (f(x_T) − f(x_0))`` term by term
 ``hamiltonian``              ``H = ½pᵀg⁻¹p − V`` (Theorem 1), Hamilton's equations (Theorem 2),
@@ -25,13 +25,13 @@ their input and raise ``TypeError``/``ValueError`` with a message; underscored f
 compute. (``network`` calls ``refimpl.oracle``, imported when first used.)
 """
 
-from .action import action, action_of_path
+from .action import action, action_of_trajectory
 from .completing_square import SquareDecomposition, complete_the_square
 from .geodesic import christoffel, euler_lagrange_rhs, geodesic_rhs
 from .gradient_flow import GradientFlowResult, gradient_flow, riemannian_gradient
 from .hamilton_flow import HamiltonFlowResult, hamilton_flow
 from .hamiltonian import cogeodesic_rhs, hamilton_rhs, hamiltonian
-from .lagrangian import lagrangian, momentum, potential_energy, potential_energy_gradient
+from .lagrangian import action_lagrangian, momentum, potential_energy, potential_energy_gradient
 from .metric import (
     DEFAULT_FD_STEP,
     ConstantMetric,
@@ -42,16 +42,16 @@ from .metric import (
     central_difference,
 )
 from .network import ActionBudget, NetworkProblem, action_budget
-from .path import Path
+from .trajectory import Trajectory
 from .potential import Potential, half_plane_bowl, quadratic_potential
 
 __all__ = [
     "Metric", "EuclideanMetric", "ConstantMetric", "PoincareHalfPlane", "FunctionMetric",
     "central_difference", "DEFAULT_FD_STEP",
     "Potential", "quadratic_potential", "half_plane_bowl",
-    "Path",
-    "lagrangian", "momentum", "potential_energy", "potential_energy_gradient",
-    "action", "action_of_path",
+    "Trajectory",
+    "action_lagrangian", "momentum", "potential_energy", "potential_energy_gradient",
+    "action", "action_of_trajectory",
     "SquareDecomposition", "complete_the_square",
     "hamiltonian", "hamilton_rhs", "cogeodesic_rhs",
     "christoffel", "euler_lagrange_rhs", "geodesic_rhs",

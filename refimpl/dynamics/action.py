@@ -9,7 +9,7 @@ Two entry points:
   ``(x_{k+1} − x_k)/(t_{k+1} − t_k)`` on each segment), integrated on each segment with
   ``nodes``-point Gauss–Legendre (``nodes = 1`` is the midpoint rule). Relative to the smooth
   curve the samples come from, the error is ``O(h²)`` in the step ``h``.
-- ``action_of_path(metric, potential, path)`` for a `Path` (an analytic curve or an
+- ``action_of_trajectory(metric, potential, path)`` for a `Trajectory` (an analytic curve or an
   integrator's dense output): composite Gauss–Legendre with ``nodes`` points on each piece
   between breakpoints, each piece split into ``subdivisions`` equal parts. The rule is exact
   for polynomials of degree ``2·nodes − 1``; with the defaults (8 nodes) and an integrator's
@@ -26,10 +26,10 @@ import numpy as np
 
 from .lagrangian import _check_pair
 from .metric import Metric
-from .path import Path
+from .trajectory import Trajectory
 from .potential import Potential
 
-__all__ = ["action", "action_of_path"]
+__all__ = ["action", "action_of_trajectory"]
 
 #: Order of the terms returned by `_terms_density`.
 TERMS = ("kinetic", "potential", "cross", "descent_square", "ascent_square")
@@ -64,7 +64,7 @@ def action(metric: Metric, potential: Potential, t, x, *, nodes: int = 2) -> flo
     0.0
     """
     _check_pair(metric, potential)
-    path = Path.from_samples(t, x)
+    path = Trajectory.from_samples(t, x)
     if path.dim != metric.dim:
         raise ValueError(f"x must have shape (N+1, {metric.dim}) for this metric, got (N+1, {path.dim}).")
     for k, xk in enumerate(np.asarray(x, dtype=np.float64)):
@@ -72,14 +72,14 @@ def action(metric: Metric, potential: Potential, t, x, *, nodes: int = 2) -> flo
     return float(_integrate_terms(metric, potential, path, _check_nodes(nodes), 1)[:2].sum())
 
 
-def action_of_path(metric: Metric, potential: Potential, path: Path, *, nodes: int = 8, subdivisions: int = 1) -> float:
-    """Action (1) of a `Path` by composite Gauss–Legendre quadrature.
+def action_of_trajectory(metric: Metric, potential: Potential, path: Trajectory, *, nodes: int = 8, subdivisions: int = 1) -> float:
+    """Action (1) of a `Trajectory` by composite Gauss–Legendre quadrature.
 
     Parameters
     ----------
     metric : Metric
     potential : Potential
-    path : Path
+    path : Trajectory
         Position and velocity callables on ``[t0, t1]`` with breakpoints.
     nodes : int
         Gauss–Legendre nodes per piece (default 8: exact for degree-15 polynomials).
@@ -106,11 +106,11 @@ def _check_subdivisions(subdivisions) -> int:
 
 
 def _check_path(metric, path) -> None:
-    """A `Path` of the metric's dimension whose callables return finite (d,) arrays in the domain."""
-    if not isinstance(path, Path):
+    """A `Trajectory` of the metric's dimension whose callables return finite (d,) arrays in the domain."""
+    if not isinstance(path, Trajectory):
         raise TypeError(
-            f"path must be a refimpl.dynamics.Path, got {type(path).__name__}; "
-            "use Path.from_samples(t, x) for samples or result.path() for a flow."
+            f"path must be a refimpl.dynamics.Trajectory, got {type(path).__name__}; "
+            "use Trajectory.from_samples(t, x) for samples or result.trajectory() for a flow."
         )
     if path.dim != metric.dim:
         raise ValueError(f"path has dimension {path.dim} but the metric acts on R^{metric.dim}.")

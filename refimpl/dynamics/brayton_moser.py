@@ -48,7 +48,7 @@ from .._validation import as_float_array, check_spd
 from ._checks import check_vector
 from ._ode import DEFAULT_ATOL, DEFAULT_RTOL, integrate
 from .metric import Metric
-from .path import Path
+from .trajectory import Trajectory
 from .potential import Potential
 
 __all__ = ["RLCCircuit", "BraytonMoserMetric", "PseudoAction", "admissible_pair",
@@ -230,14 +230,14 @@ class PseudoAction:
         return self.action - (self.current_square - self.voltage_square - self.delta_P)
 
 
-def pseudo_action(circuit: RLCCircuit, path: Path, *, nodes: int = 8) -> PseudoAction:
+def pseudo_action(circuit: RLCCircuit, path: Trajectory, *, nodes: int = 8) -> PseudoAction:
     """The action (1) with the indefinite metric ``Q = diag(L, −C)``, and its two squares.
 
     Composite Gauss–Legendre quadrature with ``nodes`` points between the path's breakpoints
-    (as :func:`refimpl.dynamics.action_of_path`).
+    (as :func:`refimpl.dynamics.action_of_trajectory`).
     """
-    if not isinstance(path, Path):
-        raise TypeError(f"path must be a refimpl.dynamics.Path, got {type(path).__name__}")
+    if not isinstance(path, Trajectory):
+        raise TypeError(f"path must be a refimpl.dynamics.Trajectory, got {type(path).__name__}")
     if path.dim != circuit.dim:
         raise ValueError(f"path has dimension {path.dim}, the circuit has {circuit.dim} states")
     if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)) or not 1 <= nodes <= 64:
@@ -379,11 +379,11 @@ def admissible_lambdas(circuit: RLCCircuit, states) -> tuple[float, float] | Non
 
 def brayton_moser_flow(circuit: RLCCircuit, z0, t_span, *, method: str = "DOP853",
                        rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, t_eval=None):
-    """Integrate ``Q ż = −∇P`` from ``z0``; returns ``(t, z (n, a+b), Path)`` (dense output)."""
+    """Integrate ``Q ż = −∇P`` from ``z0``; returns ``(t, z (n, a+b), Trajectory)`` (dense output)."""
     z0 = check_vector(z0, circuit.dim, "z0")
     sol = integrate(lambda t, z: circuit.vector_field(z), t_span, z0, method=method, rtol=rtol,
                     atol=atol, t_eval=t_eval, what="Brayton–Moser")
-    path = Path(lambda t: sol.sol(t), lambda t: circuit.vector_field(sol.sol(t)),
+    path = Trajectory(lambda t: sol.sol(t), lambda t: circuit.vector_field(sol.sol(t)),
                 (sol.sol.ts[0], sol.sol.ts[-1]), circuit.dim, breakpoints=sol.sol.ts)
     return sol.t, sol.y.T.copy(), path
 

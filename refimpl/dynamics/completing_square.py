@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from .action import _check_nodes, _check_path, _check_subdivisions, _integrate_terms
 from .lagrangian import _check_pair
 from .metric import Metric
-from .path import Path
+from .trajectory import Trajectory
 from .potential import Potential
 
 __all__ = ["SquareDecomposition", "complete_the_square"]
@@ -70,7 +70,7 @@ class SquareDecomposition:
         return abs(self.delta_f)
 
 
-def complete_the_square(metric: Metric, potential: Potential, path: Path, *, nodes: int = 8,
+def complete_the_square(metric: Metric, potential: Potential, path: Trajectory, *, nodes: int = 8,
                         subdivisions: int = 1) -> SquareDecomposition:
     """All terms of the completing-the-square identity along ``path``.
 
@@ -78,10 +78,10 @@ def complete_the_square(metric: Metric, potential: Potential, path: Path, *, nod
     ----------
     metric, potential
         The geometry and the function ``f``.
-    path : Path
-        Use ``Path.from_samples(t, x)`` for samples (N+1, d).
+    path : Trajectory
+        Use ``Trajectory.from_samples(t, x)`` for samples (N+1, d).
     nodes, subdivisions : int
-        Quadrature, as in `refimpl.dynamics.action_of_path`.
+        Quadrature, as in `refimpl.dynamics.action_of_trajectory`.
 
     Returns
     -------

@@ -18,7 +18,7 @@ import numpy as np
 from ._ode import DEFAULT_ATOL, DEFAULT_MAX_NFEV, DEFAULT_RTOL, integrate
 from .lagrangian import _check_pair
 from .metric import Metric
-from .path import Path
+from .trajectory import Trajectory
 from .potential import Potential
 
 __all__ = ["GradientFlowResult", "gradient_flow", "riemannian_gradient"]
@@ -59,11 +59,11 @@ class GradientFlowResult:
         x = self.metric.check_point(self.sol(float(t)))
         return _rhs(self.metric, self.potential, x, _SIGN[self.direction])
 
-    def path(self) -> Path:
-        """The trajectory as a `Path` (dense output; breakpoints at the solver steps)."""
+    def trajectory(self) -> Trajectory:
+        """The trajectory as a `Trajectory` (dense output; breakpoints at the solver steps)."""
         sign = _SIGN[self.direction]
         breaks = self.sol.ts
-        return Path(lambda t: self.sol(t), lambda t: _rhs(self.metric, self.potential, self.sol(t), sign),
+        return Trajectory(lambda t: self.sol(t), lambda t: _rhs(self.metric, self.potential, self.sol(t), sign),
                     (breaks[0], breaks[-1]), self.metric.dim, breakpoints=breaks)
 
 

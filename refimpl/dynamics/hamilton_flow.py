@@ -24,7 +24,7 @@ from ._ode import DEFAULT_ATOL, DEFAULT_MAX_NFEV, DEFAULT_RTOL, integrate
 from .hamiltonian import _check_scale, _hamilton_rhs, _hamiltonian
 from .lagrangian import _check_pair
 from .metric import Metric
-from .path import Path
+from .trajectory import Trajectory
 from .potential import Potential
 
 __all__ = ["HamiltonFlowResult", "hamilton_flow"]
@@ -61,8 +61,8 @@ class HamiltonFlowResult:
     metric: Metric
     potential: Potential | None
 
-    def path(self) -> Path:
-        """The position ``x(t)`` as a `Path`, velocity ``g⁻¹ p`` (breakpoints at the solver steps)."""
+    def trajectory(self) -> Trajectory:
+        """The position ``x(t)`` as a `Trajectory`, velocity ``g⁻¹ p`` (breakpoints at the solver steps)."""
         d = self.metric.dim
         breaks = self.sol.ts
 
@@ -70,7 +70,7 @@ class HamiltonFlowResult:
             z = self.sol(t)
             return self.metric._solve(z[:d], z[d:])
 
-        return Path(lambda t: self.sol(t)[:d], velocity, (breaks[0], breaks[-1]), d, breakpoints=breaks)
+        return Trajectory(lambda t: self.sol(t)[:d], velocity, (breaks[0], breaks[-1]), d, breakpoints=breaks)
 
 
 def hamilton_flow(metric: Metric, potential: Potential | None, x0, p0, t_span, *, potential_scale: float = 1.0,

@@ -24,7 +24,7 @@ from ._checks import check_vector
 from .metric import Metric
 from .potential import Potential
 
-__all__ = ["lagrangian", "momentum", "potential_energy", "potential_energy_gradient"]
+__all__ = ["action_lagrangian", "momentum", "potential_energy", "potential_energy_gradient"]
 
 
 def _check_pair(metric, potential) -> None:
@@ -40,7 +40,7 @@ def _check_pair(metric, potential) -> None:
 
 
 # -- public ------------------------------------------------------------------------------
-def lagrangian(metric: Metric, potential: Potential, x, xdot) -> float:
+def action_lagrangian(metric: Metric, potential: Potential, x, xdot) -> float:
     """``L = ½ ẋᵀ g(x) ẋ + ½ ∇f(x)ᵀ g(x)⁻¹ ∇f(x)``, the integrand of the action (1).
 
     Parameters

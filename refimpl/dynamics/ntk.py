@@ -171,10 +171,12 @@ def _output_blocks(model, params, X):
 
 def _gram(block, mass, n) -> np.ndarray:
     """``P = B̃ M⁻¹ B̃ᵀ = (1/n) [B_s M⁻¹ B_tᵀ]``, shape ``(n·r, n·r)``, sample-major: the
-    block's inner matrix less the identity, made symmetric from its lower triangle."""
+    block's inner matrix below the diagonal, made symmetric, and its diagonal from the
+    per-sample Grams — not ``diag(K) − 1``, which cancels where ``P ≪ I`` (large mass)."""
     K = block.inner_matrix(mass, 1.0 / n)
     P = np.tril(K, -1)
-    return P + P.T + np.diag(np.diag(K) - 1.0)
+    d = np.einsum("sjj->sj", block.sample_gram(mass)).ravel() / n
+    return P + P.T + np.diag(d)
 
 
 def _kinv_p(P) -> np.ndarray:

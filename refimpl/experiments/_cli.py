@@ -29,35 +29,40 @@ def register(subparsers) -> None:
 
 
 # -- refimpl train -------------------------------------------------------------------------
-_TRAIN_OPTIONS = ("dataset", "data_dir", "widths", "activation", "optimizer", "output_metric",
-                  "mass", "damping", "metric_batch", "dtype", "lr", "batch_size", "epochs",
-                  "drop_last", "seed", "max_loss_factor", "eval_every")
+_TRAIN_OPTIONS = ("dataset", "data_dir", "model", "widths", "activation", "optimizer",
+                  "output_metric", "mass", "damping", "metric_batch", "dtype", "lr", "batch_size",
+                  "epochs", "drop_last", "seed", "max_loss_factor", "eval_every")
 
 
 def _add_train(subparsers) -> None:
     from ..modules.pointwise import ACTIVATIONS
-    from .config import DEFAULT_HYPER, DTYPES, METRIC_OPTIMIZERS, TrainConfig
+    from .config import CNN_HYPER, DEFAULT_HYPER, DTYPES, METRIC_OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
     per_optimizer = {name: "; ".join(f"{k} {h[name]}" for k, h in DEFAULT_HYPER.items()
                                      if name in h) for name in ("lr", "mass", "output_metric")}
     p = subparsers.add_parser(
-        "train", help="train an MLP classifier (checkpoints, metrics, --resume)",
-        description="Train an MLP with softmax cross-entropy. Writes steps.jsonl, evals.jsonl, "
-                    "epochs.jsonl and a checkpoint after every epoch into --out. Options left "
-                    "out take the defaults below; with --resume they are read from the "
-                    "checkpoint (only --epochs may change). Untimed warm-up steps before the "
-                    "clock starts keep Numba compilation out of the training time.",
-        epilog="Optimizer defaults (lr, mass, output metric): " + "; ".join(
+        "train", help="train a classifier (checkpoints, metrics, --resume)",
+        description="Train a network (--model) with softmax cross-entropy. Writes steps.jsonl, "
+                    "evals.jsonl, epochs.jsonl and a checkpoint after every epoch into --out. "
+                    "Options left out take the defaults below; with --resume they are read "
+                    "from the checkpoint (only --epochs may change). Untimed warm-up steps "
+                    "before the clock starts keep Numba compilation out of the training time.",
+        epilog="Optimizer defaults (lr, mass, output metric) for --model mlp: " + "; ".join(
             f"{k}: " + ", ".join(f"{n}={v}" for n, v in h.items())
-            for k, h in DEFAULT_HYPER.items()))
+            for k, h in DEFAULT_HYPER.items()) + ". For the CNNs: " + "; ".join(
+            f"{k}: " + ", ".join(f"{n}={v}" for n, v in h.items())
+            for k, h in CNN_HYPER.items()))
     p.add_argument("--dataset", choices=DATASETS, help=f"data set (default {d.dataset})")
     p.add_argument("--data-dir", metavar="DIR", help="folder with the data set's files "
                    "(default: where `refimpl data fetch NAME` puts them)")
-    p.add_argument("--widths", type=_widths, help="hidden widths, comma-separated; '' for a "
-                   f"linear model (default {','.join(map(str, d.widths))})")
+    p.add_argument("--model", help=_MODEL_HELP)
+    p.add_argument("--widths", type=_widths, help="hidden widths of --model mlp, "
+                   f"comma-separated; '' for a linear model (default "
+                   f"{','.join(map(str, d.widths))})")
     p.add_argument("--activation", choices=tuple(ACTIVATIONS),
-                   help=f"activation of the hidden layers (default {d.activation})")
+                   help=f"activation of the hidden layers of --model mlp (default "
+                        f"{d.activation})")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
                    help=f"optimizer (default {d.optimizer})")
     p.add_argument("--output-metric", choices=OUTPUT_METRICS,
@@ -105,6 +110,7 @@ def _train(args) -> int:
 
     check_output_dir(args.out, "--out")
     given = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
+    _check_mlp_options(given.get("model", "mlp"), given)
     if args.resume:
         if args.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
@@ -146,8 +152,9 @@ def _add_reproduce(subparsers) -> None:
     p.add_argument("--optimizers", type=_names, default=tuple(PLAN),
                    help="comma-separated subset of " + ",".join(PLAN) + " (default: all)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
-    p.add_argument("--widths", type=_widths, default=(256, 256),
-                   help="hidden widths (default 256,256)")
+    p.add_argument("--model", default="mlp", help=_MODEL_HELP + " (default mlp)")
+    p.add_argument("--widths", type=_widths, help="hidden widths of --model mlp "
+                   "(default 256,256)")
     p.add_argument("--batch-size", type=positive_int, default=128,
                    help="mini-batch size (default 128)")
     p.add_argument("--out", default="out/reproduce", metavar="DIR",
@@ -160,11 +167,13 @@ def _add_reproduce(subparsers) -> None:
 def _reproduce(args) -> int:
     from .reproduction import check_reproduce_out, reproduce
 
+    _check_mlp_options(args.model, {"widths": args.widths} if args.widths is not None else {})
     check_reproduce_out(args.out, args.overwrite)
     summary = reproduce(args.out, dataset=args.dataset, data_dir=args.data_dir,
                         epochs=args.epochs, optimizers=args.optimizers, seed=args.seed,
-                        widths=args.widths, batch_size=args.batch_size,
-                        overwrite=args.overwrite)
+                        model=args.model,
+                        widths=(256, 256) if args.widths is None else args.widths,
+                        batch_size=args.batch_size, overwrite=args.overwrite)
     print(f"report: {Path(args.out) / 'report.md'}  (summary.json and plots beside it; "
           f"{summary['setup']['total_seconds']:.0f} s in all)")
     return 0
@@ -178,14 +187,16 @@ def _add_data(subparsers) -> None:
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     f = sub.add_parser("fetch", help="download a data set and verify its SHA-256",
                        description="Download the files of a data set into --data-dir "
-                                   "(default: where `refimpl train --dataset NAME` looks) and "
-                                   "verify sizes and SHA-256. A file is renamed into place "
-                                   "only once verified; a failed fetch leaves no file and no "
-                                   "folder behind.")
+                                   "(default: NAME in the data home — $REFIMPL_DATA, else "
+                                   "$XDG_DATA_HOME/refimpl, else ~/.local/share/refimpl — "
+                                   "where `refimpl train --dataset NAME` looks) and verify "
+                                   "sizes and SHA-256. A file is renamed into place only once "
+                                   "verified; a failed fetch leaves no file and no folder "
+                                   "behind.")
     f.add_argument("name", metavar="NAME", help="one of " + ", ".join(SOURCES))
     f.add_argument("--data-dir", "--dir", dest="dir", metavar="DIR",
-                   help="target folder (default: the folder `refimpl train --dataset NAME` "
-                        "reads without --data-dir)")
+                   help="target folder (default: NAME in the data home, the folder "
+                        "`refimpl train --dataset NAME` reads without --data-dir)")
     f.add_argument("--base-url", metavar="URL", help="a mirror to download from (checksums "
                    "still apply; default: the data set's pinned host)")
     f.set_defaults(func=_fetch)
@@ -221,6 +232,19 @@ def _fetch(args) -> int:
 
 
 # -- helpers -------------------------------------------------------------------------------
+_MODEL_HELP = ("mlp (default; --widths, --activation), cnn (a small CNN for 28x28 images), "
+               "3c3d (DeepOBS cifar10_3c3d, 32x32x3), or the path of an architecture .json "
+               "file")
+
+
+def _check_mlp_options(model, given) -> None:
+    """``--widths`` and ``--activation`` describe the MLP; with another model they are an error."""
+    extra = [f"--{k}" for k in ("widths", "activation") if k in given]
+    if model != "mlp" and extra:
+        raise ValueError(f"{' and '.join(extra)} apply to --model mlp only, not to "
+                         f"--model {model}; drop {'them' if len(extra) > 1 else 'it'}")
+
+
 def _usage(parser) -> int:
     parser.print_help(sys.stderr)
     return 2

@@ -155,15 +155,8 @@ def fill_tree(template: dict, flat: dict, what: str) -> dict:
         if np.shape(flat[path]) != np.shape(leaf):
             raise ValueError(f"checkpoint {what} entry {path!r} has shape "
                              f"{np.shape(flat[path])}, expected {np.shape(leaf)}")
-    return tree.tree_map(lambda leaf, p: np.array(flat[p], dtype=np.result_type(leaf,
-                                                                            np.float32)),
-                         template, _paths(template))
-
-
-def _paths(template: dict, prefix: str = "") -> dict:
-    """A tree like ``template`` whose leaves are their own paths."""
-    return {k: _paths(v, f"{prefix}{k}/") if isinstance(v, dict) else f"{prefix}{k}"
-            for k, v in template.items()}
+    return tree.from_paths(template, {p: np.array(flat[p], dtype=np.result_type(leaf, np.float32))
+                                      for p, leaf in want.items()})
 
 
 def _write_atomic(target: Path, write) -> None:

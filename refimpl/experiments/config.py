@@ -1,14 +1,15 @@
 """The training configuration: one validated, JSON-able record of everything a run depends on.
 
-A :class:`TrainConfig` names the data set, the model (an MLP given by its hidden widths and
-activation; input and output widths come from the data), the optimizer and its
+A :class:`TrainConfig` names the data set, the model (``model="mlp"``: an MLP given by its
+hidden widths and activation, input and output widths from the data; ``"cnn"``, ``"3c3d"`` or
+an architecture file: :mod:`refimpl.experiments.models`), the optimizer and its
 hyper-parameters, the batch size, the number of epochs and the seed. The loss is always
 softmax cross-entropy. It is stored in every checkpoint, so a resumed run continues with
 exactly the configuration it was started with.
 
-``lr``, ``mass`` and ``output_metric`` left as ``None`` take the optimizer's default from
-:data:`DEFAULT_HYPER`, the settings chosen by the sweep documented in
-:mod:`refimpl.experiments.reproduction`. ``mass`` and ``output_metric`` apply to the metric
+``lr``, ``mass`` and ``output_metric`` left as ``None`` take the optimizer's default for the
+model from :data:`DEFAULT_HYPER_BY_MODEL` (:data:`DEFAULT_HYPER` for the MLP), the settings
+chosen by the sweeps recorded in ``benchmarks/README.md``. ``mass`` and ``output_metric`` apply to the metric
 optimizers (``riemannian``, ``gauss-newton``) only.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..data import NAMES as DATASETS
 from ..losses import OUTPUT_METRICS
 from ..modules.pointwise import ACTIVATIONS
 from ..optim import OPTIMIZERS
+from .models import check_model, takes_images
 
 METRIC_OPTIMIZERS = ("riemannian", "gauss-newton")
 """Optimizers that take a ``mass``, an ``output_metric`` and a ``damping`` rule."""
@@ -41,6 +43,28 @@ DEFAULT_HYPER = {
 optimizer's default) was not swept: its ``lr`` is SGD's divided by ``1/(1−β) = 10``, the same
 effective step."""
 
+CNN_HYPER = {
+    "sgd": {"lr": 0.1},
+    "momentum": {"lr": 0.01},
+    "adam": {"lr": 1e-3},
+    "riemannian": {"lr": 1.0, "mass": 0.1, "output_metric": "identity"},
+    "gauss-newton": {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"},
+}
+"""Defaults for ``model="cnn"`` (and architecture files on images), from the sweep on
+mnist-5k recorded in ``benchmarks/README.md``; ``momentum`` is SGD's ``lr`` over 10."""
+
+DEFAULT_HYPER_BY_MODEL = {"mlp": DEFAULT_HYPER, "cnn": CNN_HYPER, "3c3d": CNN_HYPER}
+"""The defaults of each built-in model; ``3c3d`` was not swept (a CIFAR-10 epoch takes too
+long here) and takes the CNN's."""
+
+
+def default_hyper(model: str, optimizer: str) -> dict:
+    """The defaults of ``optimizer`` for ``model`` (an architecture file on images takes the
+    CNN's, one on vectors the MLP's)."""
+    key = model if model in DEFAULT_HYPER_BY_MODEL else \
+        ("cnn" if takes_images(model) else "mlp")
+    return DEFAULT_HYPER_BY_MODEL[key][optimizer]
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -51,10 +75,13 @@ class TrainConfig:
     dataset : {'mnist-5k', 'mnist', 'fashion-mnist', 'cifar10'}
     data_dir : str, optional
         Folder with the data set's files; default ``refimpl.data.default_directory``.
+    model : str
+        ``"mlp"`` (default), ``"cnn"``, ``"3c3d"`` or the path of an architecture ``.json``
+        file (:mod:`refimpl.experiments.models`).
     widths : tuple of int
-        Hidden widths; the MLP is ``n_features → widths… → n_classes``.
+        Hidden widths; the MLP is ``n_features → widths… → n_classes`` (``model="mlp"``).
     activation : str
-        A name from ``refimpl.modules.pointwise.ACTIVATIONS``.
+        A name from ``refimpl.modules.pointwise.ACTIVATIONS`` (``model="mlp"``).
     optimizer : {'riemannian', 'gauss-newton', 'sgd', 'momentum', 'adam'}
     lr, mass : float, optional
         Step size ``η`` and mass ``μ``; ``None`` takes :data:`DEFAULT_HYPER`.
@@ -103,6 +130,7 @@ class TrainConfig:
 
     dataset: str = "mnist-5k"
     data_dir: str | None = None
+    model: str = "mlp"
     widths: tuple = (256, 256)
     activation: str = "tanh"
     optimizer: str = "riemannian"
@@ -124,6 +152,7 @@ class TrainConfig:
         _choice(self.optimizer, "optimizer", tuple(OPTIMIZERS))
         _choice(self.activation, "activation", tuple(ACTIVATIONS))
         _choice(self.dtype, "dtype", DTYPES)
+        check_model(self.model)
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             object.__setattr__(self, "data_dir", str(self.data_dir))
         widths = self.widths
@@ -140,7 +169,7 @@ class TrainConfig:
         for name in ("seed", "eval_every"):
             _nonnegative_int(getattr(self, name), name)
         _positive_float(self.max_loss_factor, "max_loss_factor")
-        defaults = DEFAULT_HYPER[self.optimizer]
+        defaults = default_hyper(self.model, self.optimizer)
         if self.optimizer not in METRIC_OPTIMIZERS:
             for name in ("mass", "output_metric", "damping", "metric_batch"):
                 if getattr(self, name) is not None:

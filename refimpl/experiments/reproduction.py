@@ -2,7 +2,10 @@
 
 On the shipped MNIST subset (4,000 train / 1,000 test images) it trains an MLP 784-256-256-10
 (tanh, softmax cross-entropy, batch 128) with each optimizer of :data:`PLAN`, every run from
-the same initialisation and with the same batch order (one seed), and writes into ``out``:
+the same initialisation and with the same batch order (one seed); with ``model="cnn"`` (or
+``"3c3d"``, or an architecture file on images) the network of
+:mod:`refimpl.experiments.models` with the optimizers of :data:`CNN_PLAN` (its sweep is in
+``benchmarks/README.md``). It writes into ``out``:
 
 - ``report.md``: table and commentary (:mod:`refimpl.experiments.report`);
 - ``summary.json``: ``{"setup": {...}, "optimizers": {key: {...}}}``; per optimizer
@@ -55,6 +58,7 @@ from ..optim import DivergenceError
 from . import machine
 from .config import DEFAULT_HYPER, TrainConfig
 from .metrics_log import read_records
+from .models import build_model, check_model, describe_model, takes_images
 from .report import TARGET, render_report
 from .training import steps_per_epoch, train
 
@@ -95,11 +99,35 @@ PLAN = {
 }
 """The comparison's optimizers by key, with the settings chosen by the sweep above."""
 
+CNN_PLAN = {
+    "sgd": Run("SGD", "sgd", {"lr": 0.1}, epochs=20),
+    "adam": Run("Adam", "adam", {"lr": 1e-3}, epochs=10),
+    "riemannian-identity": Run("Riemannian SGD, identity output metric", "riemannian",
+                               {"lr": 1.0, "mass": 0.1, "output_metric": "identity"},
+                               epochs=4),
+    "riemannian-gauss-newton": Run("Riemannian SGD, Gauss-Newton output metric", "riemannian",
+                                   {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"},
+                                   epochs=4),
+    "gauss-newton": Run("Damped Gauss-Newton, network scope", "gauss-newton",
+                        {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"}, epochs=4),
+}
+"""The comparison on the CNNs (same keys as :data:`PLAN`), each optimizer at the setting and
+epoch count where the sweep on mnist-5k (``--model cnn``, ``benchmarks/README.md``) found its
+best test accuracy."""
+
+CNN_TARGET = 0.95
+"""The test-accuracy mark of the CNN comparison (the MLP's is 90%)."""
+
+
+def plan_for(model: str) -> tuple[dict, float]:
+    """``(plan, target)`` for a model: the CNN plan for a model on images, else the MLP's."""
+    return (CNN_PLAN, CNN_TARGET) if takes_images(check_model(model)) else (PLAN, TARGET)
+
 EVALS_PER_EPOCH = 4
 
 
 def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
-              epochs: int | None = None, optimizers=None, seed: int = 0,
+              epochs: int | None = None, optimizers=None, seed: int = 0, model: str = "mlp",
               widths=(256, 256), batch_size: int = 128, data: Dataset | None = None,
               progress: bool | None = None, quiet: bool = False,
               overwrite: bool = False) -> dict:
@@ -114,11 +142,14 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
     epochs : int, optional
         Epochs for every optimizer (default: each :class:`Run`'s own).
     optimizers : sequence of str, optional
-        Keys of :data:`PLAN` to run, in order (default: all).
+        Keys of :data:`PLAN` (the same as :data:`CNN_PLAN`'s) to run, in order (default: all).
     seed : int
         Seed of the shared initialisation and batch order.
+    model : str
+        ``"mlp"``, ``"cnn"``, ``"3c3d"`` or an architecture file
+        (:mod:`refimpl.experiments.models`); a model on images runs :data:`CNN_PLAN`.
     widths : sequence of int
-        Hidden widths of the MLP.
+        Hidden widths of the MLP (``model="mlp"``).
     batch_size : int
     data : Dataset, optional
         Use these arrays instead of loading ``dataset`` (tests, notebooks).
@@ -139,21 +170,23 @@ def reproduce(out="out/reproduce", *, dataset: str = "mnist-5k", data_dir=None,
         (without ``overwrite``, or holding something other than a comparison). Checked
         before anything is trained.
     """
-    keys = tuple(PLAN) if optimizers is None else tuple(optimizers)
-    unknown = [k for k in keys if k not in PLAN]
+    plan, target = plan_for(model)
+    keys = tuple(plan) if optimizers is None else tuple(optimizers)
+    unknown = [k for k in keys if k not in plan]
     if unknown or not keys:
         raise ValueError(f"unknown optimizer key(s) {unknown or keys}; choose from "
-                         + ", ".join(PLAN))
+                         + ", ".join(plan))
     configs = {k: TrainConfig(dataset=dataset, data_dir=None if data_dir is None
-                              else str(data_dir), widths=tuple(widths), activation="tanh",
-                              optimizer=PLAN[k].optimizer, batch_size=batch_size,
-                              epochs=PLAN[k].epochs if epochs is None else epochs,
-                              seed=seed, **PLAN[k].hyper) for k in keys}
+                              else str(data_dir), model=model, widths=tuple(widths),
+                              activation="tanh", optimizer=plan[k].optimizer,
+                              batch_size=batch_size,
+                              epochs=plan[k].epochs if epochs is None else epochs,
+                              seed=seed, **plan[k].hyper) for k in keys}
     out = check_reproduce_out(out, overwrite)
     created = make_dirs(out.parent)
     stage = staging_dir(out)
     try:
-        summary = _run_all(stage, out, keys, configs, dataset, data_dir, data, widths,
+        summary = _run_all(stage, out, keys, configs, plan, target, dataset, data_dir, data,
                            batch_size, seed, progress, quiet)
         replace_dir(stage, out)
     except BaseException:
@@ -178,7 +211,7 @@ def check_reproduce_out(out, overwrite: bool) -> Path:
     return out
 
 
-def _run_all(stage: Path, out: Path, keys, configs, dataset, data_dir, data, widths,
+def _run_all(stage: Path, out: Path, keys, configs, plan, target, dataset, data_dir, data,
              batch_size, seed, progress, quiet) -> dict:
     """Train every run into ``stage`` and write the summary, report and plots there."""
     load_start = _loadavg()
@@ -190,19 +223,21 @@ def _run_all(stage: Path, out: Path, keys, configs, dataset, data_dir, data, wid
     for k in keys:
         config = configs[k].replace(eval_every=eval_every)
         if not quiet:
-            print(f"[{k}] {PLAN[k].title}: {config.epochs} epoch(s), "
+            print(f"[{k}] {plan[k].title}: {config.epochs} epoch(s), "
                   + ", ".join(f"{n}={v}" for n, v in config.hyper().items()), file=sys.stderr)
         try:
             train(config, stage / k, dataset=ds, progress=progress, quiet=quiet, label=k)
-            results[k] = _summarise(k, config, stage / k)
+            results[k] = _summarise(plan[k], config, stage / k, target)
         except DivergenceError as exc:
             message = str(exc).replace(str(stage), str(out))
-            results[k] = _summarise(k, config, stage / k, failure=message)
+            results[k] = _summarise(plan[k], config, stage / k, target, failure=message)
             if not quiet:
                 print(f"[{k}] diverged: {message}", file=sys.stderr)
-    model = "-".join(str(w) for w in (ds.n_features, *widths, ds.n_classes)) + " tanh"
+    first = next(iter(configs.values()))
+    label = describe_model(first, ds, build_model(first, ds))
     summary = {"setup": {"dataset": ds.name, "n_train": len(ds.y_train),
-                         "n_test": len(ds.y_test), "model": model, "batch_size": batch_size,
+                         "n_test": len(ds.y_test), "model": label, "target": target,
+                         "batch_size": batch_size,
                          "seed": seed, "loss": "cross_entropy", "cpu_count": os.cpu_count(),
                          "cores": machine.cores(),
                          "load_average_start": load_start, "load_average_end": _loadavg(),
@@ -210,7 +245,7 @@ def _run_all(stage: Path, out: Path, keys, configs, dataset, data_dir, data, wid
                          "total_seconds": 0.0, "cpu_seconds": 0.0, "other_cores": None,
                          "loaded": False, "numpy": np.__version__},
                "optimizers": results}
-    plots = _plots(results, stage, n_steps, f"{ds.name}, MLP {model}")
+    plots = _plots(results, stage, n_steps, f"{ds.name}, {label}", plan)
     usage = machine.between(began, machine.sample())
     summary["setup"].update(
         total_seconds=usage["seconds"], cpu_seconds=usage["cpu_seconds"],
@@ -222,7 +257,7 @@ def _run_all(stage: Path, out: Path, keys, configs, dataset, data_dir, data, wid
     return summary
 
 
-def _summarise(key: str, config: TrainConfig, run_dir: Path,
+def _summarise(run: Run, config: TrainConfig, run_dir: Path, target: float,
                failure: str | None = None) -> dict:
     """One optimizer's entry of ``summary.json``, from its metrics files."""
     epochs = read_records(run_dir / "epochs.jsonl")
@@ -237,8 +272,9 @@ def _summarise(key: str, config: TrainConfig, run_dir: Path,
              if r.get("other_cores") is not None]
     weight = sum(w for _, w in loads)
     hit = next((r for r in evals if (r.get("test_accuracy") or 0) >= TARGET), None)
+    hit_target = next((r for r in evals if (r.get("test_accuracy") or 0) >= target), None)
     hyper = dict(config.hyper(), batch_size=config.batch_size)
-    entry = {"title": PLAN[key].title, "optimizer": config.optimizer, "hyperparameters": hyper,
+    entry = {"title": run.title, "optimizer": config.optimizer, "hyperparameters": hyper,
              "epochs": len(trained), "steps": total_steps,
              "train_loss": last.get("train_loss"), "test_loss": last.get("test_loss"),
              "test_accuracy": last.get("test_accuracy"),
@@ -259,17 +295,19 @@ def _summarise(key: str, config: TrainConfig, run_dir: Path,
              "train_loss_by_epoch": [r["train_loss"] for r in epochs],
              "epochs_to_90": None if hit is None else hit["epoch"],
              "seconds_to_90": None if hit is None else hit["time"],
+             "epochs_to_target": None if hit_target is None else hit_target["epoch"],
+             "seconds_to_target": None if hit_target is None else hit_target["time"],
              "status": "ok" if failure is None else "diverged", "message": failure}
     if failure is not None:
         entry["diverged_at_step"] = steps[-1]["step"] + 1 if steps else 1
     return entry
 
 
-def _plots(results: dict, out: Path, steps_per_epoch: int, title: str) -> list:
+def _plots(results: dict, out: Path, steps_per_epoch: int, title: str, plan: dict) -> list:
     """Draw the plots; ``[]`` if matplotlib is not installed."""
     try:
         from .plots import RunCurves, plot_comparison
-        runs = {k: RunCurves(PLAN[k].title, read_records(out / k / "steps.jsonl"),
+        runs = {k: RunCurves(plan[k].title, read_records(out / k / "steps.jsonl"),
                              read_records(out / k / "evals.jsonl"),
                              read_records(out / k / "epochs.jsonl"), steps_per_epoch)
                 for k in results}

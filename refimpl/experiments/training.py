@@ -1,4 +1,4 @@
-"""``train``: mini-batch training of an MLP classifier with checkpoints, metrics and resume.
+"""``train``: mini-batch training of a classifier with checkpoints, metrics and resume.
 
 One run lives in one output directory ``out``:
 
@@ -60,17 +60,18 @@ import numpy as np
 from .. import __version__
 from ..data import Dataset, load_dataset
 from ..losses import get_loss
-from ..modules import mlp
 from ..optim import DivergenceError, OptState, make_optimizer
 from . import machine, metrics_log
 from .checkpoint import fill_tree, has_checkpoint, load_checkpoint, save_checkpoint
 from .._outputs import check_output_dir
 from .config import TrainConfig
 from .metrics_log import MetricsLog
+from .models import build_model, model_input
 from .progress import ProgressBar
 
 METRICS_FILES = ("steps.jsonl", "evals.jsonl", "epochs.jsonl")
 _EVAL_CHUNK = 2000
+_EVAL_CHUNK_IMAGES = 256       # the patches of a convolution hold C·kh·kw values per pixel
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ class TrainResult:
 def train(config: TrainConfig, out, *, dataset: Dataset | None = None, resume: bool = False,
           overwrite: bool = False, progress: bool | None = None, quiet: bool = False,
           label: str | None = None, options: dict | None = None) -> TrainResult:
-    """Train an MLP with cross-entropy as ``config`` says; write metrics and checkpoints to ``out``.
+    """Train ``config.model`` with cross-entropy as ``config`` says; write metrics and
+    checkpoints to ``out``.
 
     Parameters
     ----------
@@ -158,7 +160,7 @@ def train(config: TrainConfig, out, *, dataset: Dataset | None = None, resume: b
     if dataset is None:
         dataset = load_dataset(config.dataset, config.data_dir)
     _check_dataset(dataset)
-    model = mlp([dataset.n_features, *config.widths, dataset.n_classes], config.activation)
+    model = build_model(config, dataset)
     optimizer = make_optimizer(config.optimizer, model, "cross_entropy",
                                **config.hyper(), **(options or {}))
     init_seq, shuffle_seq = np.random.SeedSequence(config.seed).spawn(2)
@@ -180,6 +182,8 @@ class _Run:
         self.loss = get_loss("cross_entropy")
         self.progress, self.quiet, self.label = progress, quiet, label
         self.n = len(dataset.y_train)
+        self.X_train = model_input(dataset.X_train, model)    # views (S, C, H, W) on images
+        self.X_test = model_input(dataset.X_test, model)
         self.steps_per_epoch = steps_per_epoch(self.n, config)
         self.logs, self._saved = {}, None
         self.warmup = (0.0, 0.0)       # this session's (warm-up, compile) seconds
@@ -190,9 +194,9 @@ class _Run:
         self.state, self.epoch, self.elapsed, self.first_loss = state, 0, 0.0, None
         self.cpu_elapsed = 0.0
         self.logs = {name: MetricsLog(self.out / name, fresh=True) for name in METRICS_FILES}
-        test_loss, test_acc = self._evaluate(self.data.X_test, self.data.y_test)
+        test_loss, test_acc = self._evaluate(self.X_test, self.data.y_test)
         self.logs["evals.jsonl"].append(self._eval_record(test_loss, test_acc))
-        train_loss, _ = self._evaluate(self.data.X_train, self.data.y_train)
+        train_loss, _ = self._evaluate(self.X_train, self.data.y_train)
         self.logs["epochs.jsonl"].append(
             {"epoch": 0, "step": 0, "epoch_loss": None, "train_loss": train_loss,
              "test_loss": test_loss, "test_accuracy": test_acc, "seconds": 0.0,
@@ -252,7 +256,7 @@ class _Run:
         for size in sizes:
             t0 = time.perf_counter()
             try:
-                self.optimizer.update(self.state, data.X_train[:size], data.y_train[:size])
+                self.optimizer.update(self.state, self.X_train[:size], data.y_train[:size])
             except DivergenceError:
                 pass                              # the timed step will stop the run
             times.append(time.perf_counter() - t0)
@@ -272,7 +276,7 @@ class _Run:
                 t0, c0 = time.perf_counter(), time.process_time()
                 idx = order[start:start + cfg.batch_size]
                 step = self.state.step
-                self.state, info = self.optimizer.update(self.state, data.X_train[idx],
+                self.state, info = self.optimizer.update(self.state, self.X_train[idx],
                                                          data.y_train[idx])
                 seconds += time.perf_counter() - t0
                 cpu_seconds += time.process_time() - c0
@@ -287,7 +291,7 @@ class _Run:
                 last = i + 1 == self.steps_per_epoch
                 if cfg.eval_every and self.state.step % cfg.eval_every == 0 and not last:
                     self.logs["evals.jsonl"].append(
-                        self._eval_record(*self._evaluate(data.X_test, data.y_test),
+                        self._eval_record(*self._evaluate(self.X_test, data.y_test),
                                           time_=self.elapsed + seconds))
         finally:
             bar.close()
@@ -295,8 +299,8 @@ class _Run:
         self.elapsed += seconds
         self.cpu_elapsed += cpu_seconds
         self.epoch = epoch
-        test_loss, test_acc = self._evaluate(data.X_test, data.y_test)
-        train_loss, _ = self._evaluate(data.X_train, data.y_train)
+        test_loss, test_acc = self._evaluate(self.X_test, data.y_test)
+        train_loss, _ = self._evaluate(self.X_train, data.y_train)
         self.logs["evals.jsonl"].append(self._eval_record(test_loss, test_acc))
         (warmup, compile_), self._unrecorded = self._unrecorded, (0.0, 0.0)
         record = {"epoch": epoch, "step": self.state.step, "epoch_loss": float(np.mean(losses)),
@@ -332,9 +336,10 @@ class _Run:
         """Mean cross-entropy and accuracy (a fraction) of the current parameters."""
         params = self.optimizer.params(self.state)
         total, correct = 0.0, 0
-        for start in range(0, len(y), _EVAL_CHUNK):
-            logits = self.model(params, X[start:start + _EVAL_CHUNK])
-            target = y[start:start + _EVAL_CHUNK]
+        chunk = _EVAL_CHUNK if X.ndim == 2 else _EVAL_CHUNK_IMAGES
+        for start in range(0, len(y), chunk):
+            logits = self.model(params, X[start:start + chunk])
+            target = y[start:start + chunk]
             total += float(np.sum(self.loss.value(logits, target)))
             correct += int(np.sum(self.loss.predict(logits) == target))
         return total / len(y), correct / len(y)

@@ -102,10 +102,14 @@ class Sequential(Composite):
         mods = list(self.children.values())
         for i, (a, b) in enumerate(zip(mods, mods[1:])):
             if a.out_space != b.in_space:
+                hint = ("insert a module that maps between them or fix the dimensions"
+                        if not isinstance(a.out_space, spaces.Shape) or b.in_space !=
+                        spaces.dim(a.out_space) else
+                        f"insert Flatten({a.out_space.shape}) between them")
                 raise ValueError(
                     f"Sequential: module {i} ({a!r}) outputs {spaces.describe(a.out_space)} "
                     f"but module {i + 1} ({b!r}) expects {spaces.describe(b.in_space)}; "
-                    "insert a module that maps between them or fix the dimensions")
+                    + hint)
         self.in_space, self.out_space = mods[0].in_space, mods[-1].out_space
 
     def _forward(self, params, x):

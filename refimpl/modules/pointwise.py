@@ -1,4 +1,5 @@
-"""Pointwise nonlinearities ``z = σ(a)`` (SPEC §3, paper Example 2).
+"""Pointwise nonlinearities ``z = σ(a)`` (SPEC §3, paper Example 2), on any array space
+(``R^d`` or an image space ``R^{C×H×W}``, :mod:`refimpl.spaces`).
 
 Jacobian ``diag(σ'(a))``; VJP ``ā = σ'(a) ⊙ z̄``; factor ``R ↦ R diag(σ'(a))``, so the
 pulled-back metric is ``diag(σ') g diag(σ')``. No parameters.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from .. import spaces
 from .base import Module
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))   # a Python float keeps float32 arrays float32
@@ -34,24 +36,30 @@ ACTIVATIONS = {
 
 
 class Pointwise(Module):
-    """Elementwise ``z = σ(a)`` on ``R^d`` for a named activation.
+    """Elementwise ``z = σ(a)`` on an array space for a named activation.
 
     Parameters
     ----------
     activation : str
         One of ``identity, tanh, sigmoid, relu, leaky_relu, softplus, gelu, sin``.
-    dim : int
-        The dimension ``d`` of the space it acts on.
+    dim : int, sequence of int, or Shape
+        The space it acts on: ``d`` for ``R^d``, or the shape of one point, e.g.
+        ``(C, H, W)`` for images.
     """
 
-    def __init__(self, activation: str, dim: int):
+    def __init__(self, activation: str, dim):
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; expected one of "
                              + ", ".join(ACTIVATIONS))
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
-            raise ValueError(f"Pointwise: dim must be a positive int, got {dim!r}")
+        try:
+            space = dim if isinstance(dim, spaces.Shape) else spaces.array_space(dim)
+        except (TypeError, ValueError):
+            raise ValueError("Pointwise: dim must be a positive int or a shape (a sequence "
+                             f"of positive ints), got {dim!r}") from None
+        if not spaces.is_array(space):
+            raise ValueError(f"Pointwise: dim must be a positive int or a shape, got {dim!r}")
         self.activation = activation
-        self.in_space = self.out_space = int(dim)
+        self.in_space = self.out_space = space
         self._sigma, self._dsigma = ACTIVATIONS[activation]
 
     def _forward(self, params, a):
@@ -62,17 +70,19 @@ class Pointwise(Module):
         return d * da if da is not None else np.zeros_like(d)
 
     def _pullback_input(self, params, d, R):
-        return R * d[:, None, :]                      # R diag(σ'(a)) per sample
+        return R * d[:, None]                         # R diag(σ'(a)) per sample
 
     def _vjp_input(self, params, d, zbar):
         return d * zbar
 
     def _jacobian(self, params, a):
         _, d = self._forward(params, a)
-        return np.einsum("sp,pq->spq", d, np.eye(a.shape[1])), np.zeros((a.shape[0], a.shape[1], 0))
+        d = d.reshape(a.shape[0], -1)
+        return np.einsum("sp,pq->spq", d, np.eye(d.shape[1])), np.zeros(d.shape + (0,))
 
     def __repr__(self):
-        return f"Pointwise({self.activation!r}, {self.in_space})"
+        dim = self.in_space if isinstance(self.in_space, int) else self.in_space.shape
+        return f"Pointwise({self.activation!r}, {dim})"
 
 
 def activation(name: str, dim: int) -> Pointwise:

@@ -149,8 +149,8 @@ class KFAC(Optimizer):
         A_run, G_run = {}, {}
         for path, _, _, _ in self._layout:
             A_b, G_b = batch[path]
-            A_run[path] = eps * _at(state.slots["A"], path) + (1.0 - eps) * A_b
-            G_run[path] = eps * _at(state.slots["G"], path) + (1.0 - eps) * G_b
+            A_run[path] = eps * tree.get(state.slots["A"], path) + (1.0 - eps) * A_b
+            G_run[path] = eps * tree.get(state.slots["G"], path) + (1.0 - eps) * G_b
         slots = {"A": _nest(A_run), "G": _nest(G_run)}
         kept = state.slots["inverse"]
 
@@ -166,8 +166,8 @@ class KFAC(Optimizer):
                 inverse = kept
             update, steps = {}, {}
             for path, shapes, _, dG in self._layout:
-                inv = {k: _at(v, path) for k, v in inverse.items()}
-                Xg = _as_matrix(_at(grads, path), shapes, dG)
+                inv = {k: tree.get(v, path) for k, v in inverse.items()}
+                Xg = _as_matrix(tree.get(grads, path), shapes, dG)
                 steps[path] = -self.lr * self._precondition(inv, Xg, value)
                 update[path] = _from_matrix(steps[path], shapes, dG)
             update = _merge(params, update)
@@ -281,27 +281,6 @@ def _nest(flat: dict):
     return out
 
 
-def _at(t, path: str):
-    for k in filter(None, path.split("/")):
-        t = t[k]
-    return t
-
-
 def _merge(params: dict, parts: dict) -> dict:
-    """The per-module parts as one tree like ``params`` (modules without parameters keep
-    their empty subtrees; every parameter must have a part)."""
-    if list(parts) == [""]:
-        return parts[""]
-
-    def skeleton(t):
-        return {k: skeleton(v) for k, v in t.items() if isinstance(v, dict)}
-
-    out = skeleton(params)
-    for path, part in parts.items():
-        node, keys = out, path.split("/")
-        for k in keys[:-1]:
-            node = node[k]
-        node[keys[-1]] = part
-    if [p for p, _ in tree.items(out)] != [p for p, _ in tree.items(params)]:
-        raise RuntimeError("K-FAC's update does not cover every parameter of the model")
-    return out
+    """The per-module parts as one tree like ``params`` (every parameter must have a part)."""
+    return tree.from_paths(params, parts)

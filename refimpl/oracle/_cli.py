@@ -14,10 +14,12 @@ def register(subparsers) -> None:
         "export", help="write the golden set (manifest, README, one .npz per case)",
         description="Write the default golden set to DIR atomically (built beside it, then "
                     "renamed into place). An existing golden set there is replaced. Without "
-                    "--out it rewrites the set shipped with refimpl and the digests that pin "
-                    "it in the package (refimpl/oracle/golden_pin.py).")
+                    "--out it rewrites the set shipped with refimpl (package data, "
+                    "refimpl/oracle/golden_set) and the digests that pin it in the package "
+                    "(refimpl/oracle/golden_pin.py) — in a source checkout only.")
     export.add_argument("--out", default=None, metavar="DIR",
-                        help="output directory (default: the set shipped with refimpl)")
+                        help="output directory (default: the set shipped with refimpl, in a "
+                             "source checkout)")
     export.add_argument("--only", default=None, metavar="SUBSTRING",
                         help="only the cases whose name contains SUBSTRING (needs --out; "
                              "default: all cases)")
@@ -32,8 +34,8 @@ def register(subparsers) -> None:
                     "refimpl, every digest against the ones pinned in the package; with "
                     "--regenerate also recompute every case and compare values.")
     verify.add_argument("directory", nargs="?", default=None,
-                        help="the golden set (default: the set shipped with refimpl, or "
-                             "$REFIMPL_GOLDEN)")
+                        help="the golden set (default: the set shipped with refimpl, "
+                             "refimpl/oracle/golden_set, or $REFIMPL_GOLDEN)")
     verify.add_argument("--pinned", action="store_true",
                         help="also require DIR to be the set shipped with refimpl (default: "
                              "only when DIR is the shipped set's own folder)")
@@ -45,12 +47,16 @@ def register(subparsers) -> None:
 def _export(args) -> int:
     from .._outputs import check_output_dir
     from .golden import export, shipped_directory
-    from .golden_cases import default_cases
+    from .golden_catalog import default_cases
 
     if args.only and not args.out:
         raise ValueError("--only writes a partial set, and the shipped set holds every case: "
                          "give it an --out DIR")
     out = Path(args.out) if args.out else shipped_directory()
+    if not args.out and not (out.parents[2] / "pyproject.toml").is_file():
+        raise ValueError(f"the shipped golden set {out} belongs to an installed refimpl; "
+                         "regenerate it in a source checkout of refimpl, or write a copy "
+                         "with --out DIR")
     check_output_dir(out, "--out")
     cases = default_cases()
     if args.only:

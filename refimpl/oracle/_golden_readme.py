@@ -25,10 +25,14 @@ same machine, same bytes). Do not edit by hand — every file's SHA-256 is recor
 
 ### Verifying the files
 
-    cd data/golden && sha256sum -c SHA256SUMS
+In this directory (shipped with refimpl as `refimpl/oracle/golden_set/`; `refimpl oracle
+verify` checks the same):
+
+    sha256sum -c SHA256SUMS
 
 or compare each file's SHA-256 with `manifest.json` → `files` → `<path>` → `sha256` (and its
-size with `bytes`). A mismatch means the file was modified or truncated: restore it from git.
+size with `bytes`). A mismatch means the file was modified or truncated: restore it from git
+or reinstall refimpl.
 
 ### Reading a case file
 
@@ -41,9 +45,19 @@ any ZIP library plus an NPY header parser otherwise.
 
 ## Conventions
 
-- **Float64** everywhere. **Batch first**: `X` is `(S, d_in)`, outputs `y` are `(S, k)`.
+- **Float64** everywhere. **Batch first**: `X` is `(S, d_in)`, or `(S, C, H, W)` (NCHW) for
+  a network on images (the `cnn` cases); outputs `y` are `(S, k)`.
 - **Linear** module: `z = W a + b` per sample with `W` of shape `(n_out, n_in)` (a row per
-  output); batched, `Z = X Wᵀ + b`. **Pointwise**: `z = σ(a)` elementwise (activations below).
+  output); batched, `Z = X Wᵀ + b`. **Pointwise**: `z = σ(a)` elementwise (activations below),
+  on vectors or images alike.
+- **Conv2d**: `y[o,u,v] = b[o] + Σ_{{c,i,j}} W[o,c,i,j] x_pad[c, sh·u+i, sw·v+j]` — a
+  cross-correlation, as `torch.nn.functional.conv2d(x, W, b, stride, padding)` — with zero
+  padding `ph`, `pw` on both sides, `W` of shape `(C_out, C_in, kh, kw)`, `b` `(C_out,)`;
+  output size `⌊(H + 2ph − kh)/sh⌋ + 1` (likewise the width). **MaxPool2d**: the maximum over
+  each window (padding `−∞`); where a window holds its maximum twice, the derivative goes to
+  the first one in the window's row-major order (PyTorch's rule). **AvgPool2d**: the mean over
+  each window, padding counted as zeros (`count_include_pad=True`). **Flatten**: the C-order
+  vector of a `(C, H, W)` image, like `torch.flatten(x, 1)`.
 - **Risk**: the *mean* over the batch, `R = (1/S) Σ_s ℓ(y_s)`. All gradients are of `R`.
 - **Losses**: `mse`: `ℓ(y) = ½‖y − t‖²`, targets `(S, k)` float64; `cross_entropy`:
   `ℓ(y) = −log softmax(y)_t`, targets `(S,)` int64 class labels in `[0, k)`.
@@ -57,7 +71,8 @@ any ZIP library plus an NPY header parser otherwise.
   component: `0`, `2`, `1/1/0/0`. Each case lists them in `modules`.
 - **Multipliers** (Lagrange multipliers of backprop as a constrained problem):
   `λ_{{m,s}} = ∂ℓ_s/∂z_{{m,s}}`, the derivative of the per-sample loss with respect to the
-  output `z` of module `m`, shape `(S, out_m)`, **not** divided by `S`; positive sign, i.e.
+  output `z` of module `m`, shape `(S, out_m)` (`(S, C_out, H', W')` for a Conv2d), **not**
+  divided by `S`; positive sign, i.e.
   the cotangent of backpropagation, so `∇_{{W_m}} R = (1/S) Σ_s λ_{{m,s}} a_{{m,s}}ᵀ` for a
   Linear with input `a`.
 - **Output metric** `g_out(y_s)` (`k × k`, per sample): `identity` = `I_k`; `gauss-newton` =
@@ -157,7 +172,7 @@ solves) and its dense path (explicit Jacobians, dense solves) agree within these
      "quantities": {{"gradients": "grads", ...}},      quantity -> array-name prefix
      "cases": {{
       "<name>": {{
-       "file": "cases/<name>.npz", "kind": "mlp" | "composite",
+       "file": "cases/<name>.npz", "kind": "mlp" | "composite" | "cnn",
        "widths": [...], "activation": "...",        (mlp cases only)
        "architecture": {{...}}, "loss": "...", "output_metric": "...",
        "mass": {{"kind": "scalar" | "tiny" | "large" | "per-parameter", "value": 0.3 | null}},
@@ -198,10 +213,17 @@ subset (every activation meets both losses; every loss × output metric × mass 
 shapes include batch 1, output dimension 1, a single linear layer, `S·k > n_m` and
 `n_m > S·k`, extreme logits), plus composite networks: `residual` (Linear, a residual tanh
 block, Linear) and `two_branch` (FanOut into a tanh branch and a bias-free sin branch,
-Concat, Linear).
+Concat, Linear), and convolutional networks (`kind == "cnn"`) on `1×8×8` and `3×8×8` images:
+`s2-max` (Conv2d 3×3 stride 2 padding 1, relu, MaxPool2d 2, Flatten, Linear), `avg-s2`
+(Conv2d 3×3 padding 1, tanh, AvgPool2d 2, a bias-free Conv2d 3×3 stride 2 padding 1,
+Flatten, Linear), `overlap-max` (Conv2d 5×5, softplus, overlapping MaxPool2d 3 stride 2
+padding 1, Flatten, Linear) and `s2-overlap-avg` (Conv2d 3×3 stride 2, gelu, overlapping
+AvgPool2d 3 stride 2 padding 1, Flatten, Linear), with every loss × output metric × mass
+(scalar, per-parameter) triple once.
 
 Case names read `<network>-<shape>-<loss>-<output metric>-<mass>` (MLPs:
-`mlp-<activation>-<shape>-…`, where `none` marks a single linear layer). Columns: batch `S`,
+`mlp-<activation>-<shape>-…`, where `none` marks a single linear layer; CNNs:
+`cnn-<network>-<C>x8x8-…`). Columns: batch `S`,
 outputs `k`, parameters `n`, modules with parameters, the largest condition number of a `G_m`.
 
 | case | S | k | n | modules | κ max |

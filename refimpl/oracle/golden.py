@@ -2,7 +2,8 @@
 
 A *case* is one network (:mod:`refimpl.oracle.architecture`), batch, loss, output metric and
 mass; its ``.npz`` file holds the inputs and the quantities refimpl computes for them. The set
-is a directory::
+is a directory (the one shipped with refimpl is package data, ``refimpl/oracle/golden_set``,
+:func:`default_directory`)::
 
     manifest.json      schema version, package version, conventions, per-case parameters,
                        array names/shapes/dtypes, tolerances, SHA-256 and size of every file
@@ -25,7 +26,7 @@ quantity            arrays                       value
 ``update_network``  ``update_network/<p>``       ``−lr G⁻¹ ∇R``, one ``G`` (damped Gauss–Newton)
 ==================  ===========================  =============================================
 
-One case (inputs, quantities, tolerances) is built by :mod:`refimpl.oracle.golden_case`.
+One case (inputs, quantities, tolerances) is built by :mod:`refimpl.oracle.golden_build`.
 Solves and updates come from refimpl's factorised path (factor pass, Woodbury and push-through
 solves), metric blocks from dense per-sample Jacobians; before anything is written each is
 checked against the other path (the factor pass's dense blocks, dense solves): a case whose
@@ -57,10 +58,11 @@ from pathlib import Path
 
 from .. import __version__
 from .._outputs import check_output_dir, replace_dir, staging_dir
+from .._resources import package_path
 from . import _npz
 from . import golden_integrity as integrity
-from .golden_case import build_case
-from .golden_cases import default_cases
+from .golden_build import build_case
+from .golden_catalog import default_cases
 
 SCHEMA_VERSION = 1
 QUANTITIES = ("loss", "gradients", "multipliers", "metric", "metric_network", "solve",
@@ -70,8 +72,16 @@ PREFIX = {"loss": "loss", "gradients": "grads", "multipliers": "multipliers",
           "update_layer": "update_layer", "update_network": "update_network"}
 CONVENTIONS = {
     "dtype": "float64 everywhere; cross-entropy labels int64",
-    "layout": "batch first: X is (S, d_in), outputs y are (S, k), multipliers (S, out)",
+    "layout": "batch first: X is (S, d_in), or (S, C, H, W) (NCHW) for a network on images; "
+              "outputs y are (S, k); multipliers (S, *output shape of the module)",
     "linear": "z = W a + b per sample, W of shape (n_out, n_in); batched z = X W^T + b",
+    "conv2d": "y[o,u,v] = b[o] + sum_{c,i,j} W[o,c,i,j] x_pad[c, sh*u+i, sw*v+j] "
+              "(cross-correlation, zero padding ph, pw on both sides; torch.nn.functional."
+              "conv2d), W of shape (C_out, C_in, kh, kw), b (C_out,); output size "
+              "floor((H + 2 ph - kh)/sh) + 1",
+    "pooling": "MaxPool2d: max over each window, -inf padding, ties to the first maximum in "
+               "the window's row-major order; AvgPool2d: mean over each window, padding "
+               "counted as zeros (count_include_pad); Flatten: C-order vec of (C, H, W)",
     "parameter_order": "depth-first over the module tree: children '0', '1', ... in order, "
                        "Linear leaves W then b; each array flattened in C (row-major) order",
     "parameter_names": "module-tree paths joined by '/', e.g. '0/W', '1/1/0/0/b'",
@@ -200,8 +210,10 @@ def _write_pin(text: str) -> None:
 
 
 def shipped_directory() -> Path:
-    """The golden set shipped with refimpl (``data/golden`` of the checkout)."""
-    return Path(__file__).resolve().parents[2] / "data" / "golden"
+    """The golden set shipped with refimpl: the package data ``refimpl/oracle/golden_set``
+    (read through :mod:`importlib.resources`, so it is there in an installed wheel as in a
+    checkout)."""
+    return package_path(__package__, "golden_set")
 
 
 def default_directory() -> Path:

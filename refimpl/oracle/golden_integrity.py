@@ -5,12 +5,12 @@ it (each array's ``rtol`` and ``atol``, each case's ``lr`` and mass). So
 :func:`refimpl.oracle.golden.verify` checks the manifest itself, in three ways:
 
 1. **Against the code** (:func:`check_manifest`). Every case must be one of
-   :func:`~refimpl.oracle.golden_cases.default_cases`, and its whole manifest entry must be
-   what :func:`~refimpl.oracle.golden_case.manifest_entry` computes from that definition and
+   :func:`~refimpl.oracle.golden_catalog.default_cases`, and its whole manifest entry must be
+   what :func:`~refimpl.oracle.golden_build.manifest_entry` computes from that definition and
    the case's (hash-verified) arrays: the parameters (architecture, loss, output metric,
    mass, batch, ``lr``, weight scale, seed) come from the definition; the parameter, module
    and array lists, the condition numbers and every ``rtol``/``atol`` are recomputed from
-   the arrays by the rules of :mod:`~refimpl.oracle.golden_case`. The scalars stored in the
+   the arrays by the rules of :mod:`~refimpl.oracle.golden_build`. The scalars stored in the
    case file (``lr``, ``mass``) must equal the definition too, and the top-level conventions
    and quantity names must be refimpl's. A difference is an error naming the case, the
    field, and both values; editing ``manifest.json`` and ``SHA256SUMS`` together does not
@@ -32,12 +32,12 @@ import json
 import re
 from pathlib import Path
 
-from .golden_case import manifest_entry
-from .golden_cases import default_cases
+from .golden_build import manifest_entry
+from .golden_catalog import default_cases
 
 SUMS = "SHA256SUMS"
 _MAX_LISTED = 6
-_CODE = "refimpl/oracle/golden_cases.py"
+_CODE = "refimpl/oracle/golden_catalog.py"
 _RESTORE = ("restore the set (git checkout, or reinstall refimpl for the shipped one) or "
             "regenerate it with `refimpl oracle export`")
 
@@ -119,7 +119,7 @@ def _canonical(obj) -> str:
 
 
 def _scalar_mass(spec):
-    from .golden_cases import MASSES
+    from .golden_catalog import MASSES
     return None if spec["mass"] == "per-parameter" else float(MASSES[spec["mass"]])
 
 

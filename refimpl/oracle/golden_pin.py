@@ -6,132 +6,148 @@ Do not edit by hand: regenerate the set instead.
 """
 
 PACKAGE_VERSION = '0.1.0'
-MANIFEST_SHA256 = '3c20d66a10e1d43840bf6ed3ba4c2765449060080b29e849fb1fa1bba230e6a4'
+MANIFEST_SHA256 = '8962746fe6b779784992dc14bbe141a6e8d5de8df8008b02030f97dd1405d16f'
 FILES = {
     'README.md':
-        '0b95bd4ee8862290d910776610afe008fba65d0354bd1eda48a8480a154c856c',
+        '64dfc5b218bc4293a0dd83558bdd7efec8b079e0ae384de87b1333177f71ac86',
+    'cases/cnn-avg-s2-1x8x8-mse-gauss-newton-per-parameter.npz':
+        '78b324cc61c64fba88d1d0525b363e7032d0e897f6574ef480ad7b4c970bf961',
+    'cases/cnn-avg-s2-3x8x8-cross_entropy-identity-scalar.npz':
+        '21eed710b980d76c75c3281d95bec142a65e77f29c36d35b8bd9faaa4ab01af4',
+    'cases/cnn-overlap-max-1x8x8-cross_entropy-identity-per-parameter.npz':
+        'b8706460149c47135073bee4244bdef6f903f0226a3530f0f9887df6b3b8925f',
+    'cases/cnn-overlap-max-3x8x8-mse-gauss-newton-scalar.npz':
+        '0ebe94f0843c9ad8db131b9c9caa6a75b69057abd7914f95ede519477e3639b6',
+    'cases/cnn-s2-max-1x8x8-mse-identity-scalar.npz':
+        '98f7982010bf593e08f8d13182b620d978b67224ef753865d5c5b42bfcf4e93e',
+    'cases/cnn-s2-max-3x8x8-cross_entropy-gauss-newton-per-parameter.npz':
+        'ae4069e0a761020379adbd691ec6323a3e947bcbae73955dd7145b9028d3f570',
+    'cases/cnn-s2-overlap-avg-1x8x8-cross_entropy-gauss-newton-scalar.npz':
+        '20831880e3b7d2d676c38dbe4aa2a0ebec3b7e6dd86ed69eab74b9ae55e42c55',
+    'cases/cnn-s2-overlap-avg-3x8x8-mse-identity-per-parameter.npz':
+        '112769c7ec359e9aa2324ee2bc063d384552e7ccf30c73a9ce99389b0fa84e80',
     'cases/mlp-gelu-batch1-cross_entropy-identity-per-parameter.npz':
-        '5280a3b166c7c5f06745308afed3fc6fa2007e076a93c7d1583541275f325905',
+        '367ea03df6279902bdeb0ea1879aa7e5a38a793793987326d54930383d3a49cc',
     'cases/mlp-gelu-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        '6bc35ef1fb8b763f400dbc24390ca579ee99035e14d4797eb75554fa17b1f4ba',
+        '3bd407885bd5a54d218e0dfc0a138dab05df622b0671bea77d815ae00560d2ce',
     'cases/mlp-gelu-wide-cross_entropy-identity-tiny.npz':
-        'a80cc936c0bfa86cfa3dcecece88b5f072d58293313902481b118f08c9458f43',
+        '0f6f4384f2e9051bb5f2ef734bda441c69ea174d25b3719e54e38749dbcf0ba0',
     'cases/mlp-gelu-wide-mse-gauss-newton-per-parameter.npz':
-        '14affd413c173ff6585aae88b8a56ecc489a2c17dbdc2a1aeab48b2bac008c9c',
+        '08c9f3206f9efb0b393a2ab76c5dc033e7f256c51f8ef5945ccfc9c743fc2a47',
     'cases/mlp-gelu-wide-mse-identity-per-parameter.npz':
-        '5452ac2878d3da5c66bb76f9fd1cf4a6053faff2efbb49703c2e0c1c979f3fdd',
+        '17bda12448f98adcc09a9b21309c5110558a19e6ead6307501d258174b051fd5',
     'cases/mlp-gelu-wide-mse-identity-tiny.npz':
-        'b8ab441c043d09096009cc6350cc36712d250e18a42f0aa9d22e9ed7ed4a32b2',
+        'f007f8bfac38530424703c25299eb8fd75dbb9063a2218b2cad8656876ade814',
     'cases/mlp-identity-deep-cross_entropy-identity-scalar.npz':
-        '53c90ad91bd789edcc9d30219db4047139c757a25044ebd78a3eb37a05efda61',
+        '3fc70956f3d9bb47f6d11b34618d93e96b8749ad92fd00439191be5924c9445e',
     'cases/mlp-identity-small-mse-identity-scalar.npz':
-        'dc0f30aedac85ede0ccd7ed60416a9d3dd532f18777622eda1f0a899d60ec0d2',
+        '6d16507fe61a1735254183c158b21453fcd118a452ddaea9c32088296828050b',
     'cases/mlp-leaky_relu-deep-cross_entropy-custom-per-parameter.npz':
-        '9a39c636d2fd90288609b225fd22438662d1df88d693bc2f86edd5422d878f2f',
+        '825c187ba082bfd91127e257ca5f3c524eff96ee44635cbca6edd9f23bcefde9',
     'cases/mlp-leaky_relu-deep-cross_entropy-gauss-newton-tiny.npz':
-        'fbd5a5854e37027b4c2e5fc4af1763be19e913f45fd572704b927e6c1337cafa',
+        'b4809100264a8110dbfc1af39816e761a0203ffa6b0c23aa8eb3559efb363d0b',
     'cases/mlp-leaky_relu-deep-cross_entropy-identity-scalar.npz':
-        'a95e5925552e0bf0d4bbfa9aaf35cb810a5ded784c3b497b60110a80b1855251',
+        'a0fc833a8fde533a25b0dc44285dfe67cf1e23b9787161909082b16503d2e0c9',
     'cases/mlp-leaky_relu-deep-mse-custom-per-parameter.npz':
-        'e90767c37de027147239fba95bf8584d17203224e748b3efd351f2c6fe026035',
+        '7f0124ef6d075c14a619b28eeeef625dff1af71bcf89cb3ca1b23d4308b8beff',
     'cases/mlp-leaky_relu-deep-mse-gauss-newton-tiny.npz':
-        '0e88767c7885f2d8332f5095f590145924f460fe1504dac3eb909aa0d05054f1',
+        'bd036f2b8cd1bf42403dcc487c814b4af62de29c1a62a1832cefd6203d6e7b04',
     'cases/mlp-leaky_relu-small-mse-identity-scalar.npz':
-        '710fd15b75518ab34ad49cd4a92e6784f607c7cfca7f0c5f73b19cad9e378a30',
+        'a991ddf3206604cb53ddf1640f554483b50e50bef2de26eca23a626d94db4406',
     'cases/mlp-none-linear-cross_entropy-gauss-newton-scalar.npz':
-        'faca9d15b1c4cb62e91705125956136200daef484d6c34401a0be9e7dbc174cd',
+        'aa172ae37f9d6cf80c78a05fb20df58cb9200ee412b6706387f87b2266db9046',
     'cases/mlp-none-linear-mse-gauss-newton-scalar.npz':
-        '3443fea2f12db7e1d25ff813e11c3c39efb8e20902a3dcce7fa49c836eca15c8',
+        'ab1563e813aef5e67b06470f518959ec5ab41d5d36dbc85fec4951ed74934a94',
     'cases/mlp-relu-deep-mse-gauss-newton-per-parameter.npz':
-        '498a335f72c7b1e78c849c609fb69b2b6bd267f77649dc8a62a0482ec4090033',
+        '19255b706830142a3ed90a489ade729840e230986ee77ed49e4f07f228585cea',
     'cases/mlp-relu-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        '382bc28dae870e505ee7823aabcd8e3c0bd167150cc060f4c9c8789525744b5e',
+        'e2337884da60b83bdf86231e0f5d62de8eab0962d16578046f9fbfb6d6624fc3',
     'cases/mlp-sigmoid-batch1-cross_entropy-identity-per-parameter.npz':
-        '01299507c6420e205987bd97911c468a7c5364258823dc5ee2d0ca4db56e8ceb',
+        '8360625bf8471ac6b5ca89072aba4d130c536c3a026ab3675be752dd11b012df',
     'cases/mlp-sigmoid-k1-mse-custom-large.npz':
-        '11a72eca7f91b1a218332e1c095c0816256403fae6909f573a73321f84e15b4b',
+        'adf216b2a37536d4312a0f7c79e5af3d44ec703f23b8746685a64d2ec3a9f373',
     'cases/mlp-sigmoid-small-cross_entropy-custom-tiny.npz':
-        '82b48cc0ac90cf0ad30626e03b0551634ee2a7f6aee27a92a8e35833da8a94fb',
+        'f59ad3b6a1c54d8116679efc5eabc2016f048004d70aefafbe7bf9f0d4d9daf2',
     'cases/mlp-sigmoid-small-cross_entropy-identity-per-parameter.npz':
-        '935c9afd2350a30ad7d6f4083f9911701be4db54409eedd9ac6a7ae68b39c512',
+        '3e0176c5c963ba17fa7eb8a6d6840fbbcdd3d3cccd715e41330180d545bb23c7',
     'cases/mlp-sigmoid-small-mse-custom-tiny.npz':
-        '68357688fdd2519292d6ffa514d47fe105b1d6a2552c47451acaa24a43b3f64b',
+        '447ef32e72d0d55900a79e0c4db7888ece6b32070bd1bb365409a294cf8ecbef',
     'cases/mlp-sigmoid-small-mse-identity-per-parameter.npz':
-        '6ed366b8a86bf584429c2d79f156e90b64badb4668388151a8f8e786acabb0f9',
+        'b540270371ab002c20cdeebfb54b5fadb4a93a11f707ed41ba9347ae47270f09',
     'cases/mlp-sigmoid-wide-mse-identity-per-parameter.npz':
-        '1cab88b34cdd1d18b6a1110958dbe49d285eb97bfc2ec034de1da4126da548ed',
+        'c3627826f41723ff2c15a6ca6b16bea7329b697abf2f122907d08f9843db0cc3',
     'cases/mlp-sin-deep-mse-gauss-newton-per-parameter.npz':
-        'e88fe1d6a9fde2ffc2d6cc456fea715a193079ac1f4a411d3373527848198cf6',
+        '173afeb864384ddf822e196cf8efefedff37cc512de1c9a2c70e125352b2abdc',
     'cases/mlp-sin-wide-cross_entropy-custom-large.npz':
-        '380dd2afa4d705835fd0e394ab67639b8e16e94fdea26735161c51764abfa09f',
+        '88cf57b21e04e1fc336f613a075a1108405d5db5d3ff86ae876a0176e8370826',
     'cases/mlp-sin-wide-cross_entropy-gauss-newton-per-parameter.npz':
-        'e800b17c806ee94f2af94d02f5eb90d6bc3710133f5144242dcee1431167f58e',
+        '70894b08ee333f062c0428ab62ab00b1f3744193ff408b7aebb2fb979b48f371',
     'cases/mlp-sin-wide-cross_entropy-gauss-newton-scalar.npz':
-        '9d80d756b570a734349c4a6ea343a34ca378c79098f44ea86db75af9ac911eee',
+        '2e8a57fd9d62a5c3eaeb49f99eb6c00b7fcb88d8a56276c502f03b40fdc0a996',
     'cases/mlp-sin-wide-mse-custom-large.npz':
-        'f01f73e278e8553ae8395a213e134afef564b53254969e2714bab8b0bba8d43e',
+        'da7b4307f1aa6a27f4fd203b45dcd1ca73fbf40e33bee5ed4b9737cf6a2087ca',
     'cases/mlp-sin-wide-mse-gauss-newton-scalar.npz':
-        'd0cc86c7638f80bb210ea63cff95ecc82ad0632d57363162690d0d4d44933706',
+        '01255acd7822a48cd71c64274224f7ff0eff6d1d25bb25e4ddc7d6f1e4fb3db5',
     'cases/mlp-softplus-batch1-mse-gauss-newton-scalar.npz':
-        'e95fc291a1b9cb41d9ca343e2214b338cdd12cc008244345f0384b7712df457f',
+        'ad10d1f959e1a9b951f55ef192159e8386249499219c8da85a308e2a1539d599',
     'cases/mlp-softplus-deep-cross_entropy-custom-scalar.npz':
-        '15922cbe4bc39cdfb734cb200874f5dfd1936e0faedf164d87c8bd41bac306b8',
+        'b35151322de7db27738ae5d029e7bb344ac2675470cfaa2093a1ff53e0e931c1',
     'cases/mlp-softplus-deep-cross_entropy-identity-large.npz':
-        'ffdfea0f3835d57d6aba3e4ec34bc5d8538bffe86565343113398d3ee0bcc222',
+        'e0a873af57c860a54f205ba5c59b07e8ffbdf3af87fa82970b0deab3a4021aa4',
     'cases/mlp-softplus-deep-mse-custom-scalar.npz':
-        'a877a49402723b8ca97c980e9af3996bd09e016e43da35664a1d068fb6852d55',
+        '33e7ad5118cbabaeedeb9437c07343583c93c96d8a58808f4061d0d86ca82170',
     'cases/mlp-softplus-deep-mse-identity-large.npz':
-        'ac6fdcb940bca00a619293b30eaa6f03c3a0e5187ffc2ad75a006e08576ab903',
+        '40fce124e37975a670cf6294aff0439bc1401182cdfba2ccca772a204753aab9',
     'cases/mlp-softplus-small-cross_entropy-gauss-newton-scalar.npz':
-        'ad6b4400f9391a7a3a05c0bf5a38994d0087261bb6ceca1a47f80a496344a412',
+        '73522d7cd08dc45b585526c0194dd9a2ee2f2040c864716d603e8e5b7652c5c7',
     'cases/mlp-tanh-batch1-cross_entropy-gauss-newton-large.npz':
-        'b2aa0f26b8dd1b9c327d489e09dbb9d6802b51f019c41540f14aee93fcf2a729',
+        'c33e8cb498fb98e8fa1139ace6a380e4418ec679daf099dbfdd709e9ac930cf9',
     'cases/mlp-tanh-batch1-cross_entropy-gauss-newton-tiny.npz':
-        '1a532719d291ba530f192f26058120ea8f870dbe1bd8f050bd3ccfa787cca783',
+        '28a299c8d4304754c03578e99a82c9bbab9e41ecb8a18d3533d595408224b58d',
     'cases/mlp-tanh-batch1-mse-gauss-newton-large.npz':
-        '413bd080b2514ca2bf4b34cf6fec5eeeb3e7294f053d0a20eba1eea6a40013a0',
+        '67b7364fa15d12a14527af7fd093ee48ebcf999b288238c88cb5e257c30a9664',
     'cases/mlp-tanh-batch1-mse-gauss-newton-scalar.npz':
-        '19edc1a328e9b63e695c061a6d96cea2983c7660f68a859f0bfd22055597b6cb',
+        '6aba3078a81e1d18c8b30b1aab15fad65ece65ab02fb3b4d983a9e4a76c84dcf',
     'cases/mlp-tanh-batch1-mse-gauss-newton-tiny.npz':
-        '1a1dbbfd611cc6374a91b976759adac2a58a37436e323481f49bcf14744228cb',
+        'b89c0c831f2363df49b10bded6eb03a7be26bf69d38844ec4fc9036453de5668',
     'cases/mlp-tanh-k1-mse-identity-per-parameter.npz':
-        '8a501eee4855b9449772f921c14e562c249bc55af2c029e3a628baa7b4279a95',
+        '5f2161239f2546adb0cbfd770df4eba60fac90412a8c3eb23d0c79f2c1840ef4',
     'cases/mlp-tanh-k1-mse-identity-scalar.npz':
-        '3c53714a4acc65fb5dcc1ec3e914a3369b9c4076548e59a4f4a75f4677c60cc0',
+        'e2b1a1758839ce3f953852343467bb7089086407fab2ab18693a8312e211d930',
     'cases/mlp-tanh-k1-mse-identity-tiny.npz':
-        '395cae1f24fd205f7a288e634f28c25672cc167d0b5b76d20f686ff89aa972dd',
+        '45a4bddb3bf2df7fd398ec1c1f7ac907cfb48d95ffffbca2ee3cbd3c9d92bf13',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-large.npz':
-        '663cc1c0fbff5538bd2e98bed570f2063037d5e4b965a7cdfeab72aaa681c139',
+        '13dc7339297daa735b1dc70b1503e3c1cdf985272475d8476f1ff0a93e7ae02a',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-scalar-extreme-logits.npz':
-        '31dbef58b22d4595ca7fb0122a1a02438e136bafb632dd18828ad3a8a595ceed',
+        '5d8f746021cfeaf53f920929a4e4965eb4ff9f0590475f7ee766f100106ae954',
     'cases/mlp-tanh-small-cross_entropy-gauss-newton-scalar.npz':
-        'a490d3812442a80eb2ff1077e5caa9022c42f924b069f9834b8cceaf9b9b06e8',
+        'dd636710e81d0549870794521fdcb78ed788866e27940d0ce75674d49e1b46a8',
     'cases/mlp-tanh-small-cross_entropy-identity-scalar-extreme-logits.npz':
-        'bf8db2cc7bba00f79b406e2dd776f499df801345b8ad2c15ae49a664762c5b6b',
+        '04f9bfea8cd2ace8e0c60a4e72b03df8ddc2e4e60d7835178160017051b58cf4',
     'cases/mlp-tanh-small-cross_entropy-identity-scalar.npz':
-        'bd81b0a595dcb8821ffe469563c0386e7cf629ebcc007d3899b6cbf7c0517893',
+        'b308e6540e7847f1936d4041200f0efa3a2fcc1ce880903a57d6cc751496ffff',
     'cases/mlp-tanh-small-mse-gauss-newton-large.npz':
-        'c803004068ce4ccf567f48a9443362231b87116bac918c1fb9b962f9321b6b29',
+        '340ccf3b639159b38e87fc71946ce4784c85afa4cc3ce5c8fbd75b8db6916238',
     'cases/mlp-tanh-small-mse-identity-scalar.npz':
-        '661a504dd89690012b6a819a2d0b046f6086798f2fc31ea2dc9ac844ecffbea0',
+        '29e5ab90a9ec80e3d7962700c6be161cbeb3cb9c99528e1af9765237391c5b66',
     'cases/mlp-tanh-tall-cross_entropy-identity-per-parameter.npz':
-        '1f4a9e60d70ce940a874ec327c26d40954f02c71809771ecab44b24349d069b8',
+        '4fa3245ae7417962908bceb86afb6cf8c4d305925c4cf72407c82b816090c1e7',
     'cases/mlp-tanh-tall-mse-identity-per-parameter.npz':
-        '40f1050b729391b471a73eec65ae6bc907e37edbdc18057fe6ed6ca5ba0be131',
+        'b84653e5415b638944c94ddd3700d8ad6a0cd0728f8db705e3852db66cd5e837',
     'cases/residual-cross_entropy-gauss-newton-per-parameter.npz':
-        '0e4f7640be2d41cbdb10f73c386924d83c6dc96577aa0582327127a5fda1e84c',
+        'be862d0db9bb02d266f2c4509be58d27b7046876e282932b100465051290597e',
     'cases/residual-cross_entropy-identity-large.npz':
-        '3ee31d8e27612fc78e6c43203a50f03de8e9ee74298c18a3378557056d263d0e',
+        '8dbde34981a7c196118f772a61f564847e66ae8c373a9126e6cc9eb5f5a92ba8',
     'cases/residual-mse-custom-tiny.npz':
-        'aa4968edc6a713e53e8fcc8328f53f8f379280543d8c42e45728d9b015c7f606',
+        '86c365b9a949143909e45b20461c1670beec362807a4ff132ee23d03cb1fc870',
     'cases/residual-mse-identity-scalar.npz':
-        '907a093af67ef25845dd03d4ddaeba8b6c5fb329f92876390a93b89d94781d61',
+        '670a8253b1b08d62805c89d7cb6c5c30f3591a16ee625673827547b0ae2b5b15',
     'cases/two_branch-cross_entropy-gauss-newton-per-parameter.npz':
-        '1add3cd6bef63eeb84b265587ba8d10d3168c8982f2dbe3ba087f2f92c8d6bdf',
+        '5744d312370e149fbbcc1eccf7e320d8388fe9cf50879a5c20193ebdba5cfbf6',
     'cases/two_branch-cross_entropy-identity-large.npz':
-        '9419211fea7fe55e3d64b57c23986e890d4675175bea2befbf9fe7239af39d44',
+        '522eefa61a6ff07b751ae55aee5926278a231ec49a2beef82b01c7853dcd91a3',
     'cases/two_branch-mse-custom-tiny.npz':
-        '3bc73751eeddf681c793a95c2305cb510e6bcae641f899ed25afd436f64078a4',
+        '5c716c21e70806c391d6dfc50837c25d9ec258957f1d79f19addbf0e792caaa0',
     'cases/two_branch-mse-identity-scalar.npz':
-        'bfdb076a9330fc7f595ffff59fb87631fe80e84a3d872750208650a3af96c954',
+        'b7d197da510fc96fc5f4430b4bf4446250714ee100dffe7046d287a2f897986f',
 }

@@ -1,6 +1,6 @@
 """Plain-array oracle functions for other backends (MLPs as lists of ``(W, b)``).
 
-Conventions (shared by every function here; also in README.md and ``data/golden``):
+Conventions (shared by every function here; also in README.md and the golden set's README):
 
 - ``params = [(W_1, b_1), …, (W_L, b_L)]``, ``W_l`` of shape ``(out_l, in_l)``, ``b_l`` of
   shape ``(out_l,)``; the network is ``z_l = x_{l−1} W_lᵀ + b_l``, ``x_l = act(z_l)`` for

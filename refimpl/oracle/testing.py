@@ -156,8 +156,8 @@ class Case:
 
 
 def _nest(module, named):
-    from .golden_case import _unflat_names
-    return _unflat_names(module, named)
+    from .golden_build import unflat_names
+    return unflat_names(module, named)
 
 
 def _check_quantity(quantity):

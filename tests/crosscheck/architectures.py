@@ -1,7 +1,7 @@
-"""Random architectures and cases, as specs for :func:`refimpl.oracle.golden_case.compute`.
+"""Random architectures and cases, as specs for :func:`refimpl.oracle.golden_build.compute`.
 
 A spec names its network in the JSON architecture format; the inputs are drawn by
-:func:`refimpl.oracle.golden_case.make_inputs` from a seed derived from the spec's name.
+:func:`refimpl.oracle.golden_build.make_inputs` from a seed derived from the spec's name.
 """
 import numpy as np
 
@@ -61,3 +61,47 @@ def random_spec(seed: int) -> dict:
             "mass": str(rng.choice(["scalar", "tiny", "large", "per-parameter"])),
             "batch": int(rng.integers(1, 7)), "lr": float(rng.choice([0.1, 1.0])),
             "weight_scale": 1.0, "family": kind}
+
+
+def _conv(rng, c_in, size):
+    """A random Conv2d description on ``c_in × size × size`` and its output size."""
+    k = int(rng.integers(1, min(size, 3) + 1))
+    stride, pad = int(rng.integers(1, 3)), int(rng.integers(0, k // 2 + 1))
+    c_out = int(rng.integers(1, 4))
+    out = (size + 2 * pad - k) // stride + 1
+    return {"type": "Conv2d", "in_channels": c_in, "out_channels": c_out,
+            "kernel_size": [k, k], "stride": [stride, stride], "padding": [pad, pad],
+            "bias": bool(rng.random() < 0.8), "input_size": [size, size]}, c_out, out
+
+
+def random_cnn_architecture(rng, k):
+    """conv → activation → (pool) → (conv) → flatten → linear on a small random image."""
+    c, size = int(rng.integers(1, 4)), int(rng.integers(4, 8))
+    layers = []
+    conv, c, size = _conv(rng, c, size)
+    layers += [conv, _act(str(rng.choice(ACTS)), 1) | {"dim": [c, size, size]}]
+    if size >= 2 and rng.random() < 0.8:
+        kp = int(rng.integers(2, min(size, 3) + 1))
+        sp, pp = int(rng.integers(1, 3)), int(rng.integers(0, kp // 2 + 1))
+        layers.append({"type": str(rng.choice(["MaxPool2d", "AvgPool2d"])), "channels": c,
+                       "kernel_size": [kp, kp], "stride": [sp, sp], "padding": [pp, pp],
+                       "input_size": [size, size]})
+        size = (size + 2 * pp - kp) // sp + 1
+    if rng.random() < 0.5:
+        conv, c, size = _conv(rng, c, size)
+        layers.append(conv)
+    layers += [{"type": "Flatten", "shape": [c, size, size]}, _linear(c * size * size, k)]
+    return _seq(*layers)
+
+
+def random_cnn_spec(seed: int) -> dict:
+    """A random convolutional case (seeded), in the same form as :func:`random_spec`."""
+    rng = np.random.default_rng([20261130, seed])
+    loss = str(rng.choice(["mse", "cross_entropy"]))
+    k = int(rng.integers(2, 4))
+    return {"name": f"crosscheck-cnn-{seed}", "kind": "cnn",
+            "architecture": random_cnn_architecture(rng, k), "loss": loss,
+            "output_metric": str(rng.choice(["identity", "gauss-newton", "custom"])),
+            "mass": str(rng.choice(["scalar", "tiny", "large", "per-parameter"])),
+            "batch": int(rng.integers(1, 5)), "lr": float(rng.choice([0.1, 1.0])),
+            "weight_scale": 1.0, "family": "cnn"}

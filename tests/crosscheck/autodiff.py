@@ -17,7 +17,7 @@ so JAX compiles it once per case (``jax.jit``) instead of once per operation.
 """
 import numpy as np
 
-from crosscheck.interpreter import build
+from crosscheck.interpreter import build, output_shape, parameter_owners
 
 
 def _owner(name):
@@ -105,8 +105,8 @@ def quantities(fw, arch, param_names, modules, arrays, loss, output_metric, k):
     inp = {"params": {n: T(arrays[f"params/{n}"]) for n in param_names},
            "X": T(arrays["X"]), "target": target, "mass": T(mass),
            "g_out": T(np.broadcast_to(g_out, (S, k, k)).copy()),
-           "probes": {m: T(np.zeros((S, arrays["params/" + (f"{m}/W" if m else "W")].shape[0])))
-                      for m in modules},
+           "probes": {m: T(np.zeros((S,) + output_shape(desc)))
+                      for m, desc in parameter_owners(arch).items()},
            "v": {m: T(arrays[_key("v", m)]) for m in modules},
            "lr": T(np.array(float(arrays["lr"])))}
     return {name: fw.to_numpy(a) for name, a in fw.jit(compute)(inp).items()}

@@ -1,9 +1,9 @@
 """Compare a framework's autodiff quantities with refimpl on random specs and on the golden set."""
 import numpy as np
 
-from crosscheck.architectures import random_spec
+from crosscheck.architectures import random_cnn_spec, random_spec
 from crosscheck.autodiff import quantities
-from refimpl.oracle import golden_case
+from refimpl.oracle import golden_build
 from refimpl.oracle._compare import compare_array
 from refimpl.oracle.architecture import from_dict, module_paths, parameter_names
 
@@ -12,14 +12,15 @@ QUANTITY_OF = {"loss": "loss", "grads": "gradients", "multipliers": "multipliers
                "update_layer": "update_layer", "update_network": "update_network"}
 
 
-def check_random_case(fw, seed, record):
-    """refimpl (golden_case.compute) against ``fw`` for one random spec; every array within the
-    golden tolerance rule, plus refimpl's factor-pass metric against ``fw``'s dense one."""
-    spec = random_spec(seed)
+def check_random_case(fw, seed, record, family="any"):
+    """refimpl (golden_build.compute) against ``fw`` for one random spec (``family="cnn"``: a
+    random convolutional network); every array within the golden tolerance rule, plus
+    refimpl's factor-pass metric against ``fw``'s dense one."""
+    spec = random_cnn_spec(seed) if family == "cnn" else random_spec(seed)
     module = from_dict(spec["architecture"])
-    inputs = golden_case.make_inputs(spec)
-    want, info = golden_case.compute(spec, inputs)
-    tol = golden_case.tolerances(spec, want, info, module)
+    inputs = golden_build.make_inputs(spec)
+    want, info = golden_build.compute(spec, inputs)
+    tol = golden_build.tolerances(spec, want, info, module)
     got = quantities(fw, spec["architecture"], [n for n, _ in parameter_names(module)],
                      module_paths(module), inputs, spec["loss"], spec["output_metric"],
                      module.out_space)

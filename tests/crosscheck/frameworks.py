@@ -27,6 +27,9 @@ def torch_framework():
     }
     return SimpleNamespace(
         name=f"torch {torch.__version__}", asarray=asarray, act=act,
+        conv2d=lambda x, W, stride, padding: F.conv2d(x, W, stride=stride, padding=padding),
+        max_pool2d=lambda x, k, s, p: F.max_pool2d(x, k, s, p),
+        avg_pool2d=lambda x, k, s, p: F.avg_pool2d(x, k, s, p, count_include_pad=True),
         cat=lambda xs: torch.cat(list(xs), dim=-1),
         log_softmax=lambda y: torch.log_softmax(y, dim=-1),
         grad=func.grad, jacrev=func.jacrev, hessian=func.hessian, vmap=func.vmap,
@@ -39,6 +42,17 @@ def jax_framework():
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
+    from jax import lax
+
+    def conv2d(x, W, stride, padding):
+        return lax.conv_general_dilated(x, W, window_strides=stride,
+                                        padding=[(p, p) for p in padding],
+                                        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+                                        precision=lax.Precision.HIGHEST)
+
+    def pool(x, init, op, k, s, p):
+        return lax.reduce_window(x, init, op, (1, 1) + k, (1, 1) + s,
+                                 ((0, 0), (0, 0)) + tuple((q, q) for q in p))
 
     def asarray(a):
         return jnp.asarray(np.asarray(a), dtype=jnp.float64)
@@ -54,7 +68,9 @@ def jax_framework():
         "sin": jnp.sin,
     }
     return SimpleNamespace(
-        name=f"jax {jax.__version__}", asarray=asarray, act=act,
+        name=f"jax {jax.__version__}", asarray=asarray, act=act, conv2d=conv2d,
+        max_pool2d=lambda x, k, s, p: pool(x, -jnp.inf, lax.max, k, s, p),
+        avg_pool2d=lambda x, k, s, p: pool(x, 0.0, lax.add, k, s, p) / (k[0] * k[1]),
         cat=lambda xs: jnp.concatenate(list(xs), axis=-1),
         log_softmax=lambda y: jax.nn.log_softmax(y, axis=-1),
         grad=jax.grad, jacrev=jax.jacrev, hessian=jax.hessian, vmap=jax.vmap,

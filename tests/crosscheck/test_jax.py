@@ -19,7 +19,7 @@ CACHE = {}
 
 
 def hard(case):
-    return case.kind == "composite" or case.mass_kind == "tiny"
+    return case.kind in ("composite", "cnn") or case.mass_kind == "tiny"
 
 
 @pytest.mark.parametrize("seed", range(24))

@@ -185,3 +185,28 @@ def test_directory_with_wrong_size(bins, tmp_path):
 def test_missing_source(tmp_path):
     with pytest.raises(ValueError, match="refimpl data fetch cifar10"):
         read_cifar10(tmp_path / "absent.tar.gz")
+
+
+def write_small_cifar10(directory, records: int, seed: int = 0):
+    """A ``cifar-10-binary.tar.gz`` in the real format with ``records`` records per batch
+    (random pixels and labels); returns its path."""
+    rng = np.random.default_rng(seed)
+    members = {}
+    for name in BATCH_FILES:
+        rows = rng.integers(0, 256, (records, RECORD_BYTES), dtype=np.uint8)
+        rows[:, 0] = rng.integers(0, 10, records)
+        members[name] = _write(directory / name, rows)
+    return _tar(directory / "cifar-10-binary.tar.gz", members, mode="w:gz")
+
+
+def test_a_record_count_reads_small_files_and_is_checked(tmp_path):
+    path = write_small_cifar10(tmp_path, records=7)
+    X_train, y_train, X_test, y_test = read_cifar10(path, records=7)
+    assert X_train.shape == (35, 3072) and X_test.shape == (7, 3072)
+    rows = np.fromfile(tmp_path / TEST_FILE, np.uint8).reshape(7, -1)
+    assert np.array_equal(X_test, rows[:, 1:]) and np.array_equal(y_test, rows[:, 0])
+    assert read_cifar10(tmp_path, records=7)[3].shape == (7,)          # the .bin directory
+    with pytest.raises(ValueError, match=r"exactly 24584 bytes \(8 records of 3073\)"):
+        read_cifar10(path, records=8)
+    with pytest.raises(ValueError, match="records must be a positive int"):
+        read_cifar10(path, records=0)

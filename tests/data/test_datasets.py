@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from refimpl.data import Dataset, load_dataset
-from refimpl.data.datasets import DATA_ROOT, DEBIAN_FASHION_MNIST, default_directory
+import refimpl
+from refimpl.data import Dataset, data_home, load_dataset
+from refimpl.data.datasets import DEBIAN_FASHION_MNIST, default_directory
 from refimpl.data.idx import write_idx
 
-# Recorded in data/README.md as well: (size in bytes, SHA-256).
+# Recorded in refimpl/data/mnist_5k/README.md as well: (size in bytes, SHA-256).
 SHIPPED_MNIST_5K = {
     "train-images-idx3-ubyte.gz": (653_179,
         "3ce2fef53171198e089e5d9a03505b6c72f15911ed8f7f60bce43a4254667600"),
@@ -27,7 +29,7 @@ TEST_COUNTS = [104, 113, 97, 86, 102, 109, 108, 105, 92, 84]
 
 @pytest.mark.parametrize("name", SHIPPED_MNIST_5K)
 def test_shipped_file_matches_recorded_digest(name):
-    blob = (DATA_ROOT / "mnist-5k" / name).read_bytes()
+    blob = (default_directory("mnist-5k") / name).read_bytes()
     assert (len(blob), hashlib.sha256(blob).hexdigest()) == SHIPPED_MNIST_5K[name]
 
 
@@ -117,10 +119,26 @@ def test_unknown_name():
         load_dataset("mnist5k")
 
 
-def test_default_directories_are_in_the_checkout_data_folder():
-    assert default_directory("mnist-5k") == DATA_ROOT / "mnist-5k"
-    assert default_directory("cifar10") == DATA_ROOT / "cifar10"
-    assert (DATA_ROOT / "README.md").is_file()
+def test_the_shipped_subset_is_package_data():
+    """Inside the imported refimpl package (site-packages for an installed wheel), with its
+    provenance and license beside the files."""
+    folder = default_directory("mnist-5k")
+    assert folder == Path(refimpl.__file__).parent / "data" / "mnist_5k"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*SHIPPED_MNIST_5K, "README.md"])
+    assert "CC BY-SA 3.0" in (folder / "README.md").read_text(encoding="utf-8")
+
+
+def test_downloads_default_to_the_data_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("REFIMPL_DATA", str(tmp_path / "mine"))
+    assert data_home() == tmp_path / "mine"
+    assert default_directory("cifar10") == tmp_path / "mine" / "cifar10"
+    monkeypatch.delenv("REFIMPL_DATA")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_directory("mnist") == tmp_path / "xdg" / "refimpl" / "mnist"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data_home() == tmp_path / "home" / ".local" / "share" / "refimpl"
+    assert not data_home().exists()                          # looking creates nothing
 
 
 @pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),

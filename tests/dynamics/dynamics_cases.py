@@ -5,7 +5,7 @@ point for gradient flow and a time horizon. Together they cover every built-in m
 finite-difference derivative of a `FunctionMetric`, analytic and finite-difference Hessians.
 
 ``random_path(case, coeffs)`` turns an array of coefficients (drawn by hypothesis) into a
-smooth analytic `Path` inside the metric's domain with exact velocity.
+smooth analytic `Trajectory` inside the metric's domain with exact velocity.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refimpl.dynamics import (ConstantMetric, EuclideanMetric, FunctionMetric, Metric, Path,
+from refimpl.dynamics import (ConstantMetric, EuclideanMetric, FunctionMetric, Metric, Trajectory,
                               PoincareHalfPlane, Potential, half_plane_bowl, quadratic_potential)
 
 #: number of sine modes in a random path
@@ -31,10 +31,14 @@ class Case:
 
 
 def _log_cosh_bowl(a):
-    """f = Σ log cosh(x_i) + ½ xᵀAx: non-quadratic, analytic Hessian."""
+    """f = Σ log cosh(x_i) + ½ xᵀAx: non-quadratic, analytic Hessian.
+
+    ``log cosh x = log1p(2 sinh²(x/2))`` keeps f's relative accuracy near 0, where
+    ``log(cosh x)`` has an absolute error of ε (it loses all digits of f ≈ x²/2 < ε).
+    """
     a = np.asarray(a, dtype=float)
     return Potential(
-        value=lambda x: float(np.sum(np.log(np.cosh(x))) + 0.5 * x @ a @ x),
+        value=lambda x: float(np.sum(np.log1p(2.0 * np.sinh(0.5 * x) ** 2)) + 0.5 * x @ a @ x),
         gradient=lambda x: np.tanh(x) + a @ x,
         hessian=lambda x: np.diag(1.0 / np.cosh(x) ** 2) + a,
         dim=a.shape[0], name="log-cosh bowl")
@@ -84,7 +88,7 @@ def coeff_shape(case: Case) -> tuple[int, int]:
     return (2 + N_MODES, case.metric.dim)
 
 
-def random_path(case: Case, coeffs: np.ndarray, T: float = 1.0) -> Path:
+def random_path(case: Case, coeffs: np.ndarray, T: float = 1.0) -> Trajectory:
     """A smooth path ``z(t) = a + b t/T + Σ_k c_k sin(kπ t/T)`` (rows of ``coeffs``: a, b, c_1..c_K).
 
     On the half-plane the last coordinate is ``y = exp(z_last)`` (always inside the domain).
@@ -99,7 +103,7 @@ def random_path(case: Case, coeffs: np.ndarray, T: float = 1.0) -> Path:
         return b / T + ((k / T) * np.cos(k * t / T)) @ c
 
     if not case.half_plane:
-        return Path(z, zdot, (0.0, T), case.metric.dim)
+        return Trajectory(z, zdot, (0.0, T), case.metric.dim)
 
     def position(t):
         out = z(t)
@@ -111,7 +115,7 @@ def random_path(case: Case, coeffs: np.ndarray, T: float = 1.0) -> Path:
         out[-1] = out[-1] * np.exp(z(t)[-1])
         return out
 
-    return Path(position, velocity, (0.0, T), case.metric.dim)
+    return Trajectory(position, velocity, (0.0, T), case.metric.dim)
 
 
 def random_point(case: Case, rng: np.random.Generator) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fd import rel_err
-from refimpl.dynamics import action_of_path, central_difference, gradient_flow, hamiltonian
+from refimpl.dynamics import action_of_trajectory, central_difference, gradient_flow, hamiltonian
 from refimpl.dynamics.brayton_moser import (RLCCircuit, admissible_lambdas, admissible_pair,
                                             brayton_moser_flow, pseudo_action,
                                             pseudo_hamiltonian, series_rlc)
@@ -101,9 +101,9 @@ def test_positive_definite_pair_gives_the_lower_bound_equality_and_h_zero(flow):
     metric, P = admissible_pair(circuit, lam)
     drop = P.value(Z[0]) - P.value(Z[-1])
     assert drop > 0                                     # P_λ is a Lyapunov function
-    assert abs(action_of_path(metric, P, path) - drop) < QUAD * (1 + drop)
+    assert abs(action_of_trajectory(metric, P, path) - drop) < QUAD * (1 + drop)
     for vec, mode in (([0.1, 0.0], 1), ([0.0, 0.1], 1), ([0.05, -0.05], 3)):
-        assert action_of_path(metric, P, path.perturbed(np.array(vec), mode),
+        assert action_of_trajectory(metric, P, path.perturbed(np.array(vec), mode),
                               subdivisions=4) > drop + 1e-4
     for z in Z:
         assert abs(hamiltonian(metric, P, z, metric.matrix(z) @ circuit.vector_field(z))) < 1e-13

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dynamics_cases import BUILTIN_CASES, GEOMETRY_CASES, coeff_shape, random_path
-from refimpl.dynamics import Path, action, action_of_path, complete_the_square, gradient_flow
+from refimpl.dynamics import Trajectory, action, action_of_trajectory, complete_the_square, gradient_flow
 
 EQUALITY_RTOL = 1e-8
 
@@ -51,7 +51,7 @@ def test_action_is_at_least_the_change_in_f(name, data):
 def test_gradient_flow_attains_the_lower_bound(name, direction):
     case = GEOMETRY_CASES[name]
     flow = _flow(name, direction)
-    S = action_of_path(case.metric, case.potential, flow.path())
+    S = action_of_trajectory(case.metric, case.potential, flow.trajectory())
     delta_f = case.potential.value(flow.x[-1]) - case.potential.value(flow.x[0])
     assert np.sign(delta_f) == (-1 if direction == "descent" else 1)
     assert abs(S - abs(delta_f)) <= EQUALITY_RTOL * abs(delta_f)
@@ -78,8 +78,8 @@ def test_fixed_end_perturbation_of_descent_increases_the_action(name, vector, mo
     flow = _flow(name, "descent")
     v = np.resize(vector, case.metric.dim)
     v[np.abs(v) < 1e-3] = 1e-3       # a genuine perturbation
-    S0 = action_of_path(case.metric, case.potential, flow.path())
-    S1 = action_of_path(case.metric, case.potential, flow.path().perturbed(v, mode))
+    S0 = action_of_trajectory(case.metric, case.potential, flow.trajectory())
+    S1 = action_of_trajectory(case.metric, case.potential, flow.trajectory().perturbed(v, mode))
     assert S1 > S0 + 1e-9
 
 
@@ -101,10 +101,10 @@ def test_action_rejects_bad_samples():
         action(case.metric, "f", t, good)
     with pytest.raises(ValueError, match="same R"):
         action(GEOMETRY_CASES["euclidean_quadratic"].metric, case.potential, t, good)
-    with pytest.raises(TypeError, match="Path"):
-        action_of_path(case.metric, case.potential, good)
-    short = Path(lambda s: np.array([0.0, 1.0]), lambda s: np.zeros(3), (0.0, 1.0), 2)
+    with pytest.raises(TypeError, match="Trajectory"):
+        action_of_trajectory(case.metric, case.potential, good)
+    short = Trajectory(lambda s: np.array([0.0, 1.0]), lambda s: np.zeros(3), (0.0, 1.0), 2)
     with pytest.raises(ValueError, match=r"velocity\(t\) must have shape \(2,\)"):
-        action_of_path(case.metric, case.potential, short)
+        action_of_trajectory(case.metric, case.potential, short)
     with pytest.raises(ValueError, match="subdivisions"):
-        complete_the_square(case.metric, case.potential, Path.from_samples(t, good), subdivisions=0)
+        complete_the_square(case.metric, case.potential, Trajectory.from_samples(t, good), subdivisions=0)

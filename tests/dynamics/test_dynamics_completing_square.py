@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dynamics_cases import GEOMETRY_CASES, coeff_shape, random_path
-from refimpl.dynamics import Path, action, action_of_path, complete_the_square
+from refimpl.dynamics import Trajectory, action, action_of_trajectory, complete_the_square
 
 ALGEBRA_RTOL = 1e-12
 QUADRATURE_RTOL = 1e-9
@@ -33,13 +33,13 @@ def test_completing_the_square_term_by_term(name, data):
     assert abs(dec.cross - dec.delta_f) <= QUADRATURE_RTOL * scale
     assert abs(dec.descent_form - dec.action) <= QUADRATURE_RTOL * scale
     assert abs(dec.ascent_form - dec.action) <= QUADRATURE_RTOL * scale
-    assert dec.action == pytest.approx(action_of_path(case.metric, case.potential, path, subdivisions=16), rel=1e-14)
+    assert dec.action == pytest.approx(action_of_trajectory(case.metric, case.potential, path, subdivisions=16), rel=1e-14)
 
 
 def test_piecewise_linear_samples_decompose_exactly_like_the_path_through_them(rng):
     case = GEOMETRY_CASES["constant_logcosh"]
     t = np.sort(rng.uniform(0.0, 1.0, 9))
     x = np.cumsum(0.3 * rng.standard_normal((9, 2)), axis=0)     # short segments: 8-node rule converges
-    dec = complete_the_square(case.metric, case.potential, Path.from_samples(t, x))
+    dec = complete_the_square(case.metric, case.potential, Trajectory.from_samples(t, x))
     assert dec.action == pytest.approx(action(case.metric, case.potential, t, x, nodes=8), rel=1e-13)
     assert dec.cross == pytest.approx(dec.delta_f, rel=1e-10)

@@ -37,3 +37,18 @@ BAD_CONFIGS = [
     ({"dtype": "float16"}, "unknown dtype 'float16'"),
 ]
 """``TrainConfig`` keyword arguments that must raise ``ValueError``, with the message start."""
+
+
+def make_tiny_images(n_train=32, n_test=16, seed=0, name="mnist-5k", shape=(1, 28, 28)):
+    """Three classes of images (a bright square in the left, middle or right third) on noise,
+    as flat pixel rows like the real data sets."""
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    C, H, W = shape
+    X = 0.2 * rng.random((n, C, H, W))
+    y = rng.integers(0, 3, n)
+    for i, label in enumerate(y):
+        x0 = label * (W // 3) + 2
+        X[i, :, H // 2 - 3:H // 2 + 3, x0:x0 + 6] += 0.8
+    X = X.reshape(n, -1)
+    return Dataset(name, X[:n_train], y[:n_train], X[n_train:], y[n_train:], ("a", "b", "c"))

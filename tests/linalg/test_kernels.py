@@ -3,6 +3,7 @@ algorithms built on them (Cholesky, lower-triangle Gram) against dense reference
 import numpy as np
 import pytest
 
+from conditioning import metric_condition, solve_tol
 from fd import rel_err
 from refimpl import tree
 from refimpl.linalg import _kernels, _reference, cholesky_lower, gram_lower
@@ -54,6 +55,8 @@ def test_cholesky_solve(n, k, dtype, tol):
 
 
 def spd(rng, n, dtype=np.float64):
+    """cond < 5 at any n (the eigenvalues of AAᵀ lie in [0, ≈ 4n]): well-conditioned, so the
+    kernel tests' fixed tolerances near ε (1e-13; float32: 1e-5) are honest bounds."""
     A = rng.standard_normal((n, n))
     return (A @ A.T + n * np.eye(n)).astype(dtype)
 
@@ -134,7 +137,7 @@ def test_blocked_paths_end_to_end_match_the_dense_solve():
     assert (G.formula, G.inner_size) == ("linear-scalar", S * r) and S * r > SMALL
     v = {k: rng.standard_normal(s) for k, s in block.shapes.items()}
     want = np.linalg.solve(G.dense(), tree.flatten(v))
-    assert rel_err(tree.flatten(G.solve(v)), want) < 1e-10
+    assert rel_err(tree.flatten(G.solve(v)), want) < solve_tol(metric_condition(G.dense(), 0.3))
 
 
 @pytest.mark.parametrize("n", [1, 4, 37])

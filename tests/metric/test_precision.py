@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from cases import MODULE_CASES
+from conditioning import metric_condition, solve_tol
 from fd import rel_err
 from refimpl import tree
 from refimpl.metric import build_metric
@@ -37,7 +38,7 @@ def test_auto_precision_refines_large_systems_to_the_float64_step(low_threshold,
     assert set(dd["precision"].values()) == {"double"} and dd["refinement_steps"] == 0
     G = build_metric(model, params, X, t, loss="cross_entropy", mass=mass, method="primal",
                      precision="double").dense()
-    tol = 50 * np.finfo(float).eps * np.linalg.cond(G)
+    tol = solve_tol(metric_condition(G, mass))
     for a, b in zip(tree.leaves(ua), tree.leaves(ud)):
         assert rel_err(a, b) < tol
     assert da["residual"] < tol and dd["residual"] < tol

@@ -8,12 +8,18 @@ import pytest
 from fd import rel_err
 from refimpl import tree
 from refimpl.metric import Mass
-from refimpl.modules import Block, BlockCost, DenseBlock, LinearBlock
+from refimpl.modules import Block, BlockCost, ConvBlock, DenseBlock, LinearBlock
 from scale_atom import ScaleBlock
 
 
 def linear(rng, S=4, r=3, m=5, n=6, bias=True):
     return LinearBlock(rng.standard_normal((S, r, m)), rng.standard_normal((S, n)), bias)
+
+
+def conv(rng, S=4, r=3, c_out=2, c_in=2, k=2, P=9, bias=True):
+    """A Conv2d block from random factors ``(S, r, C_out, P)`` and patches ``(K, S, P)``."""
+    return ConvBlock(rng.standard_normal((S, r, c_out, P)),
+                     rng.standard_normal((c_in * k * k, S, P)), (c_out, c_in, k, k), bias)
 
 
 BLOCKS = {  # name: build(rng) -> block; formula under each mass kind
@@ -27,6 +33,9 @@ BLOCKS = {  # name: build(rng) -> block; formula under each mass kind
                        "diag": "linear-diag"}),
     "linear_many_samples": (lambda rng: linear(rng, S=20, r=2, m=3, n=4),    # S > 2n: the
                             {"scalar": "linear-scalar", "diag": "linear-diag"}),  # product via w
+    "conv": (conv, {"scalar": "conv-materialise", "diag": "conv-materialise"}),
+    "conv_few_positions": (lambda rng: conv(rng, c_out=4, c_in=3, k=3, P=1, bias=False),
+                           {"scalar": "conv-positions", "diag": "conv-materialise"}),
     "dense": (lambda rng: DenseBlock(rng.standard_normal((4, 3, 7)), {"w": (7,)}),
               {"scalar": "generic", "diag": "generic"}),
     "matrix_free": (lambda rng: ScaleBlock(rng.standard_normal((4, 3, 5)),
@@ -44,7 +53,7 @@ MASSES = {  # name: build(rng, shapes) -> mass as given
 CASES = [(b, m) for b, (_, formulas) in BLOCKS.items() for m in formulas]
 
 
-def setup(bname, mname, seed=0):
+def make_case(bname, mname, seed=0):
     rng = np.random.default_rng(seed)
     block = BLOCKS[bname][0](rng)
     return rng, block, Mass.parse(MASSES[mname](rng, block.shapes), block.shapes)
@@ -57,7 +66,7 @@ def dense_inner(block, mass, scale):
 
 @pytest.mark.parametrize("bname", list(BLOCKS))
 def test_apply_and_apply_T_are_adjoint_and_match_materialised(bname):
-    rng, block, _ = setup(bname, "scalar", seed=3)
+    rng, block, _ = make_case(bname, "scalar", seed=3)
     v = {k: rng.standard_normal(s) for k, s in block.shapes.items()}
     C = rng.standard_normal((block.S, block.r))
     Bm = block.materialize()
@@ -70,7 +79,7 @@ def test_apply_and_apply_T_are_adjoint_and_match_materialised(bname):
 
 @pytest.mark.parametrize("bname,mname", CASES)
 def test_inner_matrix_lower_triangle_in_both_float_types(bname, mname):
-    rng, block, mass = setup(bname, mname)
+    rng, block, mass = make_case(bname, mname)
     want = dense_inner(block, mass, 0.25)
     low = np.tril_indices(block.S * block.r)
     assert rel_err(block.inner_matrix(mass, 0.25)[low], want[low]) < 1e-13
@@ -81,14 +90,14 @@ def test_inner_matrix_lower_triangle_in_both_float_types(bname, mname):
 
 @pytest.mark.parametrize("bname,mname", CASES)
 def test_inner_matvec_is_the_product_with_the_inner_matrix(bname, mname):
-    rng, block, mass = setup(bname, mname, seed=1)
+    rng, block, mass = make_case(bname, mname, seed=1)
     x = rng.standard_normal((block.S * block.r, 2))
     assert rel_err(block.inner_matvec(mass, 0.4)(x), dense_inner(block, mass, 0.4) @ x) < 1e-13
 
 
 @pytest.mark.parametrize("bname,mname", CASES)
 def test_kronecker_form_and_sample_grams(bname, mname):
-    rng, block, mass = setup(bname, mname, seed=2)
+    rng, block, mass = make_case(bname, mname, seed=2)
     P = dense_inner(block, mass, 1.0) - np.eye(block.S * block.r)
     kron = block.inner_kronecker(mass)
     assert (kron is not None) == (BLOCKS[bname][1][mname] == "linear-shared-factor")
@@ -103,7 +112,7 @@ def test_kronecker_form_and_sample_grams(bname, mname):
 
 @pytest.mark.parametrize("bname,mname", CASES)
 def test_cost_estimates_are_positive_and_count_the_inner_matrix(bname, mname):
-    _, block, mass = setup(bname, mname)
+    _, block, mass = make_case(bname, mname)
     cost = block.cost(mass)
     assert isinstance(cost, BlockCost)
     q, n = block.S * block.r, block.n

@@ -14,7 +14,7 @@ dims = st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 4), st.int
                  st.integers(0, 2**31 - 1))
 
 
-def setup(name, dims):
+def make_case(name, dims):
     """(rng, module, params, x) for one case; ``dims = (S, d_in, d_out, r, seed)``."""
     S, d_in, d_out, _, seed = dims
     rng = np.random.default_rng(seed)
@@ -36,7 +36,7 @@ def flat(module_space, point):
 @given(dims=dims)
 def test_adjoint_vjp_jvp(name, dims):
     """<R, J v> = <Jᵀ R, v> for the input and parameter directions, to rounding."""
-    rng, m, params, x = setup(name, dims)
+    rng, m, params, x = make_case(name, dims)
     y, cache = m.forward(params, x)
     v, dw, ybar = random_like(rng, x), random_like(rng, params), random_like(rng, y)
     lhs = vdot(ybar, m.jvp(params, cache, v, dw))
@@ -49,7 +49,7 @@ def test_adjoint_vjp_jvp(name, dims):
 @pytest.mark.parametrize("name", list(MODULE_CASES))
 @given(dims=dims)
 def test_jvp_matches_central_differences(name, dims):
-    rng, m, params, x = setup(name, dims)
+    rng, m, params, x = make_case(name, dims)
     y, cache = m.forward(params, x)
     v, dw = random_like(rng, x), random_like(rng, params)
     fd = central(lambda z: flat(m.out_space, m(z[0], z[1])), (params, x), (dw, v))
@@ -60,7 +60,7 @@ def test_jvp_matches_central_differences(name, dims):
 @given(dims=dims)
 def test_dense_jacobian_matches_central_differences(name, dims):
     S = dims[0]
-    rng, m, params, x = setup(name, dims)
+    rng, m, params, x = make_case(name, dims)
     Jx, Jw = m.jacobian(params, x)
     n_in = spaces.dim(m.in_space)
     for i in range(n_in):
@@ -79,7 +79,7 @@ def test_dense_jacobian_matches_central_differences(name, dims):
 def test_factor_pullbacks_match_dense_jacobian(name, dims):
     """R ↦ R ∂F/∂x and B = R ∂F/∂w (Remark 4) against R·J with the dense Jacobians."""
     S, _, _, r, _ = dims
-    rng, m, params, x = setup(name, dims)
+    rng, m, params, x = make_case(name, dims)
     y, cache = m.forward(params, x)
     R = spaces.map_point(lambda a: rng.standard_normal((S, r, a.shape[1])), m.out_space, y)
     Jx, Jw = m.jacobian(params, x)
@@ -97,8 +97,8 @@ def test_factor_pullbacks_match_dense_jacobian(name, dims):
 @pytest.mark.parametrize("name", list(MODULE_CASES))
 def test_forward_is_pure(name):
     """Calling forward twice, or in another order, gives identical results (no hidden state)."""
-    rng, m, params, x = setup(name, (3, 3, 2, 1, 7))
-    _, _, _, x2 = setup(name, (3, 3, 2, 1, 8))
+    rng, m, params, x = make_case(name, (3, 3, 2, 1, 7))
+    _, _, _, x2 = make_case(name, (3, 3, 2, 1, 8))
     y1 = flat(m.out_space, m(params, x))
     m(params, x2)
     assert np.array_equal(y1, flat(m.out_space, m(params, x)))

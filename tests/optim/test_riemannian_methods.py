@@ -4,6 +4,7 @@ conditioning bound, with their iterations in the diagnostics."""
 import numpy as np
 import pytest
 
+from conditioning import metric_condition, solve_tol
 from fd import rel_err
 from refimpl import tree
 from refimpl.modules import mlp
@@ -25,8 +26,10 @@ def test_cg_step_equals_the_direct_step(cls):
     from refimpl.metric import build_metric
     G = build_metric(model, params, X, t, loss="cross_entropy",
                      output_metric=direct.output_metric, mass=0.1, scope=direct.scope).dense()
-    tol = 50 * np.finfo(float).eps * np.linalg.cond(G)
-    assert rel_err(tree.flatten(b.params), tree.flatten(a.params)) < tol
+    kappa = metric_condition(G, 0.1)
+    tol = solve_tol(kappa) + kappa * 1e-13           # CG to a relative residual of 1e-13
+    w = tree.flatten(params)                                 # the updates, not the parameters
+    assert rel_err(tree.flatten(b.params) - w, tree.flatten(a.params) - w) < tol
     assert db["cg_iterations"] >= 1 and da["cg_iterations"] == 0
     assert all(m.startswith("cg/") for m in db["methods"].values())
 

@@ -3,6 +3,7 @@ wrong implementations fail with a report that names the case, the entry and the 
 import numpy as np
 import pytest
 
+from conditioning import golden_conditions, solve_tol
 from refimpl import tree
 from refimpl.backprop import solve
 from refimpl.metric import build_metric
@@ -90,11 +91,28 @@ REFIMPL = {"loss": loss, "gradients": gradients, "multipliers": multipliers, "me
            "update_layer": step("layer"), "update_network": step("network")}
 
 
+PRODUCTS_RTOL = 1e-12   # no solve: products and sums of O(10) terms (measured ≤ 2e-15)
+
+
+def bound(case, quantity) -> float:
+    """solve_tol(κ) with κ from the case's own G for a quantity solved with it (the worst
+    module for the layer scope); PRODUCTS_RTOL for the others."""
+    kappa = golden_conditions(case)
+    if quantity in ("solve", "update_layer"):
+        return solve_tol(max(kappa[m] for m in case.modules))
+    if quantity == "update_network":
+        return solve_tol(kappa["network"])
+    return PRODUCTS_RTOL
+
+
 @pytest.mark.parametrize("quantity", T.QUANTITIES)
 def test_refimpl_public_functions_pass(cases, quantity):
+    """Every case within its golden tolerance, and refimpl much closer to its own set: solves
+    and updates within 50·ε·κ of the case's conditioning, the rest within 1e-12."""
     report = T.check(quantity, REFIMPL[quantity], cases=cases)
     assert report.passed and len(report.results) == len(cases)
-    assert report.max_rel_error < 1e-12
+    for r in report.results:
+        assert r.rel_error <= bound(r.case, quantity), (r.case.name, r.rel_error)
     assert str(report).startswith(f"{quantity}: {len(cases)}/{len(cases)} cases pass")
 
 

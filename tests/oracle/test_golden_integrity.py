@@ -12,7 +12,7 @@ from refimpl.cli import main as cli_main
 from refimpl.oracle import golden, golden_integrity, golden_pin
 from refimpl.oracle import testing as T
 from refimpl.oracle._npz import read_npz, write_npz
-from refimpl.oracle.golden_cases import default_cases
+from refimpl.oracle.golden_catalog import default_cases
 
 CASES = ("mlp-none-linear-mse-gauss-newton-scalar", "two_branch-mse-identity-scalar")
 
@@ -104,7 +104,7 @@ def test_a_changed_lr_is_named_with_both_values(copy, reseal):
         _reseal(copy)
     with pytest.raises(ValueError, match=rf"1 difference in 1 case\): case '{CASES[0]}': lr: "
                                          r"0.7 in the manifest, 0.5 in refimpl's case "
-                                         r"definition \(refimpl/oracle/golden_cases.py\)"):
+                                         r"definition \(refimpl/oracle/golden_catalog.py\)"):
         golden.verify(copy)
 
 
