@@ -13,9 +13,12 @@ and steps until the first test evaluation at or above the target; the test set i
 every ``--eval-every`` steps (untimed), so both numbers are resolved to that many steps.
 Reported per optimizer: median over the seeds, with the spread (min–max), and each time's
 ratio to refimpl's Adam and to PyTorch's Adam *in the same run* (the machine is shared:
-compare ratios, not seconds across runs). Numba kernels are compiled (or loaded from cache)
-and every optimizer takes two untimed steps on the real problem before any timing; the load
-average is recorded at the start and the end.
+compare ratios, not seconds across runs). Rows marked float32 train with
+``dtype="float32"`` (the whole step in float32, as PyTorch's Adam); the others in float64.
+Numba kernels are compiled (or loaded from cache) for both float types and every optimizer
+takes two untimed steps on the real problem before any timing; the load average is recorded
+at the start and the end, and after every run. ``--threads n`` limits BLAS, PyTorch and
+Riemannian SGD's layer-parallel threads alike.
 
 Usage::
 
@@ -64,15 +67,34 @@ class Entry:
 ENTRIES = {
     "sgd": Entry("SGD, lr 0.2", "sgd", {"lr": 0.2}),
     "adam": Entry("Adam, lr 3e-3", "adam", {"lr": 3e-3}),
+    "adam-f32": Entry("Adam, lr 3e-3 (float32)", "adam", {"lr": 3e-3, "dtype": "float32"}),
     "torch-adam": Entry("PyTorch Adam, lr 3e-3 (float32)", "torch-adam", {"lr": 3e-3}),
     "kfac": Entry("K-FAC, lr 0.1, λ 0.03 (factored, T = 5)", "kfac",
                   {"lr": 0.1, "damping": 0.03}),
+    "kfac-f32": Entry("K-FAC, lr 0.1, λ 0.03 (factored, T = 5; float32)", "kfac",
+                      {"lr": 0.1, "damping": 0.03, "dtype": "float32"}),
     "riemannian-identity": Entry("Riemannian SGD, identity, μ 0.01 (exact)", "riemannian",
                                  {"lr": 1.0, "mass": 0.01, "output_metric": "identity"}),
+    "riemannian-identity-f32": Entry("Riemannian SGD, identity, μ 0.01 (exact; float32)",
+                                     "riemannian", {"lr": 1.0, "mass": 0.01,
+                                                    "output_metric": "identity",
+                                                    "dtype": "float32"}),
     "riemannian-identity-sub32": Entry(
-        "Riemannian SGD, identity, metric from 32 of 128, adaptive μ from 0.01 (reject)",
+        "Riemannian SGD, identity, metric from 32 of 128, adaptive μ from 0.01",
         "riemannian", {"lr": 1.0, "mass": 0.01, "output_metric": "identity",
                        "metric_batch": 32, "damping": "adaptive-reject"}),
+    "riemannian-identity-sub32-f32": Entry(
+        "Riemannian SGD, identity, metric from 32 of 128, adaptive μ from 0.01 (float32)",
+        "riemannian", {"lr": 1.0, "mass": 0.01, "output_metric": "identity",
+                       "metric_batch": 32, "damping": "adaptive-reject", "dtype": "float32"}),
+    "riemannian-identity-sub32-fixed-f32": Entry(
+        "Riemannian SGD, identity, metric from 32 of 128, μ 0.3 (float32)",
+        "riemannian", {"lr": 1.0, "mass": 0.3, "output_metric": "identity",
+                       "metric_batch": 32, "dtype": "float32"}),
+    "riemannian-identity-sub64-f32": Entry(
+        "Riemannian SGD, identity, metric from 64 of 128, adaptive μ from 0.01 (float32)",
+        "riemannian", {"lr": 1.0, "mass": 0.01, "output_metric": "identity",
+                       "metric_batch": 64, "damping": "adaptive-reject", "dtype": "float32"}),
     "riemannian-gn": Entry("Riemannian SGD, Gauss–Newton, μ 1 (exact)", "riemannian",
                            {"lr": 1.0, "mass": 1.0, "output_metric": "gauss-newton"}),
     "riemannian-gn-adaptive": Entry("Riemannian SGD, Gauss–Newton, adaptive μ from 0.01",
@@ -85,6 +107,7 @@ ENTRIES = {
                                    "gauss-newton", {"lr": 1.0, "mass": 0.01,
                                                     "damping": "adaptive-reject"}),
 }
+"""The rows; ``"adaptive"`` is ``damping="adaptive-reject"`` (:mod:`refimpl.optim.damping`)."""
 
 
 # -- data and the shared schedule -------------------------------------------------------------
@@ -121,8 +144,11 @@ def accuracy(model, params, X, y) -> float:
 
 # -- one run ----------------------------------------------------------------------------------
 def run_refimpl(entry: Entry, data, params0, batches, target, eval_every, model,
-                warm=2) -> dict:
-    opt = make_optimizer(entry.optimizer, model, "cross_entropy", **entry.hyper)
+                warm=2, threads=None) -> dict:
+    hyper = dict(entry.hyper)
+    if threads is not None and entry.optimizer == "riemannian":
+        hyper["threads"] = threads              # its layer-parallel threads: the same limit
+    opt = make_optimizer(entry.optimizer, model, "cross_entropy", **hyper)
     Xtr, ytr = data.X_train, data.y_train
     scratch = opt.init(params0)
     for idx in batches[:warm]:                            # untimed settling steps
@@ -138,7 +164,7 @@ def run_refimpl(entry: Entry, data, params0, batches, target, eval_every, model,
             return {"status": "diverged", "steps": None, "seconds": None, "at_step": step,
                     "message": str(exc), "curve": curve}
         seconds += time.perf_counter() - t0
-        for k in ("damping", "rejected"):
+        for k in ("damping", "rejected", "retries"):
             if k in info:
                 extra.setdefault(k, []).append(float(info[k]))
         if step % eval_every == 0:
@@ -156,8 +182,9 @@ def _summ(extra):
     if "damping" in extra:
         out["mass_last"] = extra["damping"][-1]
         out["mass_range"] = [min(extra["damping"]), max(extra["damping"])]
-    if "rejected" in extra:
-        out["rejected"] = int(sum(extra["rejected"]))
+    for k in ("rejected", "retries"):
+        if k in extra:
+            out[k] = int(sum(extra[k]))
     return out
 
 
@@ -217,9 +244,10 @@ def warm_up_numba():
     X, y = np.linspace(0, 1, 12).reshape(4, 3), np.array([0, 1, 0, 1])
     for name in ("riemannian", "gauss-newton"):
         for metric in ("identity", "gauss-newton"):
-            opt = make_optimizer(name, model, "cross_entropy", lr=1.0, mass=1.0,
-                                 output_metric=metric)
-            opt.update(opt.init(params), X, y)
+            for dtype in ("float64", "float32"):
+                opt = make_optimizer(name, model, "cross_entropy", lr=1.0, mass=1.0,
+                                     output_metric=metric, dtype=dtype)
+                opt.update(opt.init(params), X, y)
 
 
 # -- the whole benchmark ----------------------------------------------------------------------
@@ -230,7 +258,8 @@ def main(argv=None) -> int:
     p.add_argument("--only", default=None, help="comma-separated keys of ENTRIES")
     p.add_argument("--out", default="benchmarks/time_to_accuracy.json")
     p.add_argument("--threads", type=int, default=None,
-                   help="limit BLAS (threadpoolctl) and PyTorch to this many threads")
+                   help="limit BLAS (threadpoolctl), PyTorch and Riemannian SGD's "
+                   "layer-parallel threads to this many")
     p.add_argument("--list", action="store_true")
     p.add_argument("--report", metavar="JSON", help="print the tables of an earlier run's "
                    "results file and exit")
@@ -248,7 +277,7 @@ def main(argv=None) -> int:
             pass
     if args.list:
         for k, e in ENTRIES.items():
-            print(f"{k:26s} {e.title}")
+            print(f"{k:36s} {e.title}")
         return 0
     keys = list(ENTRIES) if args.only is None else args.only.split(",")
     unknown = [k for k in keys if k not in ENTRIES]
@@ -288,7 +317,8 @@ def main(argv=None) -> int:
                 if e.optimizer == "torch-adam":
                     r = run_torch_adam(e, data, params0, batches, target, every)
                 else:
-                    r = run_refimpl(e, data, params0, batches, target, every, model)
+                    r = run_refimpl(e, data, params0, batches, target, every, model,
+                                    threads=args.threads)
                 r["seed"] = seed
                 r["load"] = _load()
                 res[k].append(r)
@@ -296,7 +326,8 @@ def main(argv=None) -> int:
                 print(f"[{name} seed {seed}] {k}: {r['status']} "
                       f"steps {r['steps']} seconds {secs}"
                       + (f" (μ last {r['mass_last']:.3g}, range {r['mass_range']}, "
-                         f"rejected {r.get('rejected')})" if "mass_last" in r else ""),
+                         f"rejected {r.get('rejected')}, retries {r.get('retries')})"
+                         if "mass_last" in r else ""),
                       file=sys.stderr, flush=True)
     record["setup"]["load_average_end"] = _load()
     record["setup"]["total_seconds"] = time.perf_counter() - t_start

@@ -23,6 +23,13 @@ Input dtypes (one policy for every array and scalar a public function takes):
 Scalars follow the same rules (:func:`as_real_scalar`): Python ``int``/``float``, NumPy
 integer and floating scalars and 0-d arrays (the way ``.npz`` files store scalars) are
 accepted; ``bool`` (Python or NumPy) and extended-precision floats are not.
+
+Training precision: the optimizers take ``dtype="float32"`` (:func:`check_training_dtype`)
+to run a whole step in float32. Their boundary then asks :func:`as_float_array` (and
+:func:`as_dtype` for trees already checked) for float32: the same checks as above, then every
+value rounded to float32 — the rounding that option asks for — and a finite value beyond
+float32's range is a ``ValueError`` (it would become infinite). Everything else, the oracle
+path included, is float64 as described above.
 """
 from __future__ import annotations
 
@@ -32,6 +39,9 @@ import numpy as np
 
 _FLOAT64_MANTISSA = np.finfo(np.float64).nmant
 _EXACT_INT = 2 ** 53
+#: the float types a step may run in (:func:`check_training_dtype`): float64, refimpl's own,
+#: and float32 for training only
+TRAINING_DTYPES = ("float64", "float32")
 
 
 def _check_dtype(dtype: np.dtype, name: str) -> None:
@@ -51,14 +61,15 @@ def _check_dtype(dtype: np.dtype, name: str) -> None:
 
 
 def as_float_array(value, name: str, *, ndim: int | None = None, shape=None,
-                   finite: bool = True) -> np.ndarray:
+                   finite: bool = True, dtype=np.float64) -> np.ndarray:
     """Return ``value`` as a C-contiguous float64 array, checking dtype, rank, shape and
     finiteness.
 
     ``shape`` may contain ``None`` for "any size" in that axis. The dtype policy is the
     module docstring's: float16/float32/integers converted, bool, extended precision,
     complex, strings and objects a ``TypeError``. A wrong rank or shape, integers beyond
-    ``2**53``, or NaN/inf (with ``finite``) are a ``ValueError``.
+    ``2**53``, or NaN/inf (with ``finite``) are a ``ValueError``. ``dtype=np.float32`` (the
+    float32 training path only) rounds the checked values to float32 (:func:`as_dtype`).
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}")
@@ -74,7 +85,10 @@ def as_float_array(value, name: str, *, ndim: int | None = None, shape=None,
             raise ValueError(f"{name} holds integers up to {big}, beyond 2**53, which float64 "
                              "cannot represent exactly; convert explicitly if the rounding "
                              "is acceptable")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if np.dtype(dtype) != np.float64 and arr.dtype == dtype:
+        arr = np.ascontiguousarray(arr)               # float32 kept as it is
+    else:
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
     if shape is not None:
@@ -82,7 +96,40 @@ def as_float_array(value, name: str, *, ndim: int | None = None, shape=None,
                                          for s, a in zip(shape, arr.shape)):
             want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    return check_finite(arr, name) if finite else arr
+    if finite:
+        check_finite(arr, name)
+    return arr if arr.dtype == dtype else as_dtype(arr, dtype, name)
+
+
+def check_training_dtype(dtype) -> np.dtype:
+    """The float type an optimizer's steps run in: ``np.float64`` (the default, and refimpl's
+    precision everywhere else) or ``np.float32`` (training only), given as a NumPy type, a
+    ``numpy.dtype`` or its name."""
+    try:
+        dt = np.dtype(dtype) if dtype is not None else None
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in TRAINING_DTYPES:
+        raise ValueError(f"dtype must be float64 (the default) or float32 (float32 training), "
+                         f"got {dtype!r}")
+    return dt
+
+
+def as_dtype(arr: np.ndarray, dtype, name: str) -> np.ndarray:
+    """A checked float64 (or float32) array in ``dtype`` (a new array unless it already is):
+    rounded to float32 for the float32 training path, where a finite value beyond float32's
+    range is a ``ValueError`` rather than an infinity."""
+    dtype = np.dtype(dtype)
+    if arr.dtype == dtype:
+        return arr
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if dtype.itemsize < arr.dtype.itemsize and not np.all(np.isfinite(out)) \
+            and np.all(np.isfinite(arr[~np.isfinite(out)])):
+        big = float(np.max(np.abs(arr[~np.isfinite(out)])))
+        raise ValueError(f"{name} holds {big:.3e}, beyond the range of {dtype} "
+                         f"(±{float(np.finfo(dtype).max):.3e}); train in float64 or rescale")
+    return out
 
 
 def is_real_scalar(value) -> bool:

@@ -187,14 +187,17 @@ def batch_size(point, space: Space) -> int:
     return point.shape[0] if is_array(space) else batch_size(point[0], space[0])
 
 
-def check_point(point, space: Space, name: str, *, lead: int = 1, n_samples=None):
+def check_point(point, space: Space, name: str, *, lead: int = 1, n_samples=None,
+                dtype=np.float64):
     """Validate a batched point (``lead=1``: ``(S, *shape)``) or factor (``lead=2``:
     ``(S, r, *shape)``).
 
-    Returns the point converted to float64 arrays. All blocks must share their leading axes.
+    Returns the point converted to float64 arrays (``dtype=np.float32``: rounded to float32,
+    for the float32 training path; :func:`refimpl._validation.as_float_array`). All blocks
+    must share their leading axes.
     """
     if is_array(space):
-        arr = as_float_array(point, name)
+        arr = as_float_array(point, name, dtype=dtype)
         shape = point_shape(space)
         if arr.ndim != lead + len(shape) or arr.shape[lead:] != shape:
             want = ("(S, " if lead == 1 else "(S, r, ") + ", ".join(map(str, shape)) + ")"
@@ -211,7 +214,7 @@ def check_point(point, space: Space, name: str, *, lead: int = 1, n_samples=None
                             else ""))
     out = []
     for i, (p, s) in enumerate(zip(point, space)):
-        arr = check_point(p, s, f"{name}[{i}]", lead=lead, n_samples=n_samples)
+        arr = check_point(p, s, f"{name}[{i}]", lead=lead, n_samples=n_samples, dtype=dtype)
         if n_samples is None:
             n_samples = _first_leaf(arr).shape[:lead]
         out.append(arr)

@@ -99,8 +99,11 @@ def flatten(tree: Tree) -> np.ndarray:
 
 
 def unflatten(like: Tree, vector: np.ndarray) -> Tree:
-    """Inverse of :func:`flatten`: a tree shaped like ``like`` holding ``vector``'s entries."""
-    vector = np.asarray(vector, dtype=np.float64)
+    """Inverse of :func:`flatten`: a tree shaped like ``like`` holding ``vector``'s entries
+    (float64; a float32 vector keeps its type, for the float32 training path)."""
+    vector = np.asarray(vector)
+    if vector.dtype != np.float32:
+        vector = vector.astype(np.float64, copy=False)
     if vector.shape != (size(like),):
         raise ValueError(f"vector must have shape ({size(like)},) to fill the tree, "
                          f"got {vector.shape}")

@@ -20,7 +20,8 @@ multipliers are the cotangents of backpropagation and ``ℒ = R`` at the station
 :func:`forward_pass` and :func:`backward_pass` are its computing halves, public so that other
 algorithms on the same batch (the metric's factor pass, :mod:`refimpl.metric.build`) share
 the forward pass — they take a checked parameter tree (:meth:`Module.check_params`) and a
-batch as :func:`check_batch` returns it.
+batch as :func:`check_batch` returns it, and compute in their float type (float64; float32 on
+the optimizers' float32 training path).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import spaces, tree
+from .._validation import as_dtype
 from ..losses import get_loss
 from ..modules import Module, Sequential, check_network
 
@@ -82,13 +84,20 @@ def model_cache(model: Module, caches: list):
     return caches if isinstance(model, Sequential) else caches[0]
 
 
-def check_batch(model: Module, X, targets, loss):
+def check_batch(model: Module, X, targets, loss, *, dtype=np.float64):
     """Validate a batch once: ``(X, targets)`` checked and converted (float64 arrays, targets
-    as the loss needs them), for :func:`forward_pass` / :func:`backward_pass`."""
+    as the loss needs them), for :func:`forward_pass` / :func:`backward_pass`.
+
+    ``dtype=np.float32`` (the optimizers' float32 training) rounds ``X``, and targets that are
+    floats, to float32; labels stay integers.
+    """
     check_network(model)
-    X = spaces.check_point(X, model.in_space, "X")
+    X = spaces.check_point(X, model.in_space, "X", dtype=dtype)
     S = spaces.batch_size(X, model.in_space)
-    return X, get_loss(loss).check_targets(targets, S, model.out_space)
+    targets = get_loss(loss).check_targets(targets, S, model.out_space)
+    if targets.dtype.kind == "f":
+        targets = as_dtype(targets, dtype, "targets")
+    return X, targets
 
 
 def solve(model: Module, params, X, targets, loss="mse") -> Stationary:

@@ -30,13 +30,13 @@ def register(subparsers) -> None:
 
 # -- refimpl train -------------------------------------------------------------------------
 _TRAIN_OPTIONS = ("dataset", "data_dir", "model", "widths", "activation", "optimizer",
-                  "output_metric", "mass", "damping", "metric_batch", "lr", "batch_size", "epochs",
-                  "drop_last", "seed", "max_loss_factor", "eval_every")
+                  "output_metric", "mass", "damping", "metric_batch", "dtype", "lr", "batch_size",
+                  "epochs", "drop_last", "seed", "max_loss_factor", "eval_every")
 
 
 def _add_train(subparsers) -> None:
     from ..modules.pointwise import ACTIVATIONS
-    from .config import CNN_HYPER, DEFAULT_HYPER, METRIC_OPTIMIZERS, TrainConfig
+    from .config import CNN_HYPER, DEFAULT_HYPER, DTYPES, METRIC_OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
     per_optimizer = {name: "; ".join(f"{k} {h[name]}" for k, h in DEFAULT_HYPER.items()
@@ -76,6 +76,9 @@ def _add_train(subparsers) -> None:
                    "adaptive-reject also skips steps that raise the batch loss)")
     p.add_argument("--metric-batch", type=positive_int, help=f"{' / '.join(METRIC_OPTIMIZERS)}: "
                    "build the metric from this many of each batch's samples (default: all)")
+    p.add_argument("--dtype", choices=DTYPES, help="float type of every training step: "
+                   "float32 runs the whole step (the metric included) in float32 "
+                   f"(default {d.dtype})")
     p.add_argument("--lr", type=positive_float,
                    help=f"learning rate (default: {per_optimizer['lr']})")
     p.add_argument("--batch-size", type=positive_int,

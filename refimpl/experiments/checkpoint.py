@@ -141,7 +141,8 @@ def load_checkpoint(directory) -> Checkpoint:
 
 
 def fill_tree(template: dict, flat: dict, what: str) -> dict:
-    """A tree shaped like ``template`` holding ``flat[path]`` at each leaf path.
+    """A tree shaped like ``template`` holding ``flat[path]`` at each leaf path, in the float
+    type of the template's leaf (float64, or float32 for an optimizer that trains in float32).
 
     Raises ``ValueError`` if the paths or a leaf's shape differ (a checkpoint of another
     model or optimizer).
@@ -154,7 +155,8 @@ def fill_tree(template: dict, flat: dict, what: str) -> dict:
         if np.shape(flat[path]) != np.shape(leaf):
             raise ValueError(f"checkpoint {what} entry {path!r} has shape "
                              f"{np.shape(flat[path])}, expected {np.shape(leaf)}")
-    return tree.from_paths(template, {p: np.array(flat[p], dtype=np.float64) for p in want})
+    return tree.from_paths(template, {p: np.array(flat[p], dtype=np.result_type(leaf, np.float32))
+                                      for p, leaf in want.items()})
 
 
 def _write_atomic(target: Path, write) -> None:

@@ -27,6 +27,8 @@ from .models import check_model, takes_images
 METRIC_OPTIMIZERS = ("riemannian", "gauss-newton")
 """Optimizers that take a ``mass``, an ``output_metric`` and a ``damping`` rule."""
 DAMPING_RULES = ("fixed", "adaptive", "adaptive-reject")
+DTYPES = ("float64", "float32")
+"""The float types a training step may run in (``float32``: :mod:`refimpl.optim.base`)."""
 
 DEFAULT_HYPER = {
     "sgd": {"lr": 0.2},
@@ -90,6 +92,9 @@ class TrainConfig:
     metric_batch : int, optional
         ``riemannian`` / ``gauss-newton``: build the metric from this many of each batch's
         samples (subsampled curvature); ``None``: all.
+    dtype : {'float64', 'float32'}
+        The float type of every optimizer step (``float32``: the whole step, metric
+        included, in float32; evaluation stays float64). Default float64.
     batch_size, epochs : int
     drop_last : bool
         Skip each epoch's last batch when it is short (``n_train`` not a multiple of
@@ -134,6 +139,7 @@ class TrainConfig:
     output_metric: str | None = None
     damping: str | None = None
     metric_batch: int | None = None
+    dtype: str = "float64"
     batch_size: int = 128
     epochs: int = 1
     drop_last: bool = True
@@ -145,6 +151,7 @@ class TrainConfig:
         _choice(self.dataset, "dataset", DATASETS)
         _choice(self.optimizer, "optimizer", tuple(OPTIMIZERS))
         _choice(self.activation, "activation", tuple(ACTIVATIONS))
+        _choice(self.dtype, "dtype", DTYPES)
         check_model(self.model)
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             object.__setattr__(self, "data_dir", str(self.data_dir))
@@ -183,11 +190,13 @@ class TrainConfig:
 
     def hyper(self) -> dict:
         """Keyword arguments for :func:`refimpl.optim.make_optimizer`."""
+        precision = {} if self.dtype == "float64" else {"dtype": self.dtype}
         if self.optimizer in METRIC_OPTIMIZERS:
             return {"lr": self.lr, "mass": self.mass, "output_metric": self.output_metric} \
                 | ({} if self.damping is None else {"damping": self.damping}) \
-                | ({} if self.metric_batch is None else {"metric_batch": self.metric_batch})
-        return {"lr": self.lr}  # momentum's beta and Adam's betas: the optimizer defaults
+                | ({} if self.metric_batch is None else {"metric_batch": self.metric_batch}) \
+                | precision
+        return {"lr": self.lr} | precision  # momentum's beta, Adam's betas: the defaults
 
     def to_dict(self) -> dict:
         """A JSON-able dict (``widths`` as a list); :meth:`from_dict` inverts it."""

@@ -87,10 +87,14 @@ PLAN = {
         "Riemannian SGD, Gauss-Newton output metric, adaptive damping", "riemannian",
         {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton",
          "damping": "adaptive-reject"}, epochs=8),
+    "riemannian-identity-float32": Run(
+        "Riemannian SGD, identity output metric, float32", "riemannian",
+        dict(DEFAULT_HYPER["riemannian"], dtype="float32"), epochs=2),
     "riemannian-identity-subsampled": Run(
-        "Riemannian SGD, identity output metric, metric from 32 samples, adaptive damping",
-        "riemannian", {"lr": 1.0, "mass": 0.01, "output_metric": "identity",
-                       "damping": "adaptive-reject", "metric_batch": 32}, epochs=2),
+        "Riemannian SGD, identity output metric, metric from 32 samples, adaptive damping, "
+        "float32", "riemannian", {"lr": 1.0, "mass": 0.01, "output_metric": "identity",
+                                  "damping": "adaptive-reject", "metric_batch": 32,
+                                  "dtype": "float32"}, epochs=2),
     "kfac": Run("K-FAC (Gauss-Newton factors)", "kfac", dict(DEFAULT_HYPER["kfac"]), epochs=4),
 }
 """The comparison's optimizers by key, with the settings chosen by the sweep above."""

@@ -40,8 +40,8 @@ class CGInner:
     Parameters
     ----------
     matvec : callable
-        ``x ↦ K x`` for ``x`` of shape ``(size, 1)``, float64; ``K`` symmetric positive
-        definite.
+        ``x ↦ K x`` for ``x`` of shape ``(size, 1)``, float64 (or float32, for a float32
+        right-hand side: the float32 training path); ``K`` symmetric positive definite.
     size : int
         The order of ``K``.
     preconditioner : callable, optional
@@ -76,7 +76,9 @@ class CGInner:
 
     def solve(self, C: np.ndarray) -> np.ndarray:
         """``K⁻¹ C`` for ``C`` holding ``size`` numbers (same shape returned), to ``rtol``."""
-        b = np.asarray(C, dtype=np.float64).reshape(-1)
+        b = np.asarray(C)                  # float64, or a float32 system's own float32
+        b = (b if b.dtype == np.float32 else b.astype(np.float64)).reshape(-1)
+        self.precision = "single" if b.dtype == np.float32 else "double"
         b_norm = float(np.linalg.norm(b))
         if not np.isfinite(b_norm):
             raise ValueError("the right-hand side of the inner system is not finite")

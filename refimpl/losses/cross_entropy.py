@@ -46,7 +46,8 @@ class CrossEntropy(Loss):
         logp = log_softmax(y)
         p, sq = np.exp(logp), np.exp(0.5 * logp)
         # F = diag(√p) − p √pᵀ                                        (S, k, k)
-        return np.einsum("sj,ij->sij", sq, np.eye(y.shape[1])) - p[:, :, None] * sq[:, None, :]
+        return np.einsum("sj,ij->sij", sq, np.eye(y.shape[1], dtype=y.dtype)) \
+            - p[:, :, None] * sq[:, None, :]
 
     def _grad_coords(self, y, t):
         sq = np.exp(0.5 * log_softmax(y))

@@ -23,7 +23,8 @@ class MSE(Loss):
         return y - t
 
     def _hessian_factor(self, y, t):
-        return np.broadcast_to(np.eye(y.shape[1]), (y.shape[0],) + (y.shape[1],) * 2).copy()
+        k = y.shape[1]
+        return np.broadcast_to(np.eye(k, dtype=y.dtype), (y.shape[0], k, k)).copy()
 
     def _grad_coords(self, y, t):
         return y - t                                  # F = I, so c = ∇ℓ

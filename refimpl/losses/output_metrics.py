@@ -8,7 +8,8 @@ The metric is only ever used through a factor ``F`` (``k × r`` per sample), so 
 - a constant SPD ``k × k`` matrix ``G``: ``F = L`` with ``G = L Lᵀ`` (Cholesky), validated.
 
 ``coords(y, targets, loss)`` returns ``c`` (``(S, r)``) with ``∇_y ℓ = F c`` for the
-push-through form (3′), or ``None`` when it does not exist in floating point.
+push-through form (3′), or ``None`` when it does not exist in floating point. Factors and
+coordinates take the float type of ``y`` (float32 on the float32 training path).
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class IdentityMetric(OutputMetric):
 
     def factor(self, y, targets, loss):
         S, k = y.shape
-        return np.broadcast_to(np.eye(k), (S, k, k)).copy()
+        return np.broadcast_to(np.eye(k, dtype=y.dtype), (S, k, k)).copy()
 
     def coords(self, y, targets, loss):
         return loss._grad(y, targets)
@@ -74,11 +75,13 @@ class ConstantOutputMetric(OutputMetric):
 
     def factor(self, y, targets, loss):
         self._check_k(y)
-        return np.broadcast_to(self.L, (y.shape[0],) + self.L.shape).copy()
+        return np.broadcast_to(self.L.astype(y.dtype, copy=False),
+                               (y.shape[0],) + self.L.shape).copy()
 
     def coords(self, y, targets, loss):
         self._check_k(y)
-        return solve_triangular(self.L, loss._grad(y, targets).T, lower=True).T
+        return solve_triangular(self.L.astype(y.dtype, copy=False), loss._grad(y, targets).T,
+                                lower=True).T
 
     def _check_k(self, y):
         if y.shape[1] != self.L.shape[0]:

@@ -14,6 +14,8 @@ an optimizer calls per step with arguments it validated at construction
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import _threads, spaces
@@ -132,6 +134,53 @@ def build(model, params, X, targets, loss, output_metric, mass: Mass, *, scope, 
     """:func:`build_metric`'s computation, on arguments it has validated (``params``, ``X``
     and ``targets`` as :func:`refimpl.backprop.check_batch` returns them, a loss object, an
     output metric object, a :class:`~refimpl.metric.Mass`, valid choices)."""
+    return curvature(model, params, X, targets, loss, output_metric, blocks=blocks,
+                     threads=threads, metric_batch=metric_batch).metric(
+        mass, scope=scope, method=method, precision=precision, threads=threads,
+        prepare_step=prepare_step, cg_rtol=cg_rtol, memory=memory)
+
+
+@dataclass(frozen=True)
+class Curvature:
+    """Steps 1–2 of the module docstring on one batch: everything of the metric that does not
+    depend on the mass (so that :class:`~refimpl.optim.RiemannianSGD` can solve again with
+    another ``μ`` without another forward, backward or factor pass).
+
+    Attributes
+    ----------
+    model, params
+        As given to :func:`curvature`.
+    risk : float
+        ``R`` on the batch.
+    grads : dict
+        ``∇R``, a tree like the parameters.
+    blocks : dict
+        ``{path: Block}`` of every module that owns parameters.
+    coords : ndarray (S, r) or None
+        ``c`` with ``∇_y ℓ_s = F_s c_s`` (``None`` for a subsampled metric, or where none
+        exists in floating point).
+    """
+
+    model: Module
+    params: dict
+    risk: float
+    grads: dict
+    blocks: dict
+    coords: object
+
+    def metric(self, mass: Mass, *, scope, method, precision, threads, prepare_step, cg_rtol,
+               memory) -> BatchMetric:
+        """Step 3: the :class:`~refimpl.metric.batch.BatchMetric` with this ``mass``."""
+        return BatchMetric(self.model, self.params, self.risk, self.grads, self.blocks, mass,
+                           self.coords, scope, method, precision, threads, prepare_step,
+                           cg_rtol, memory)
+
+
+def curvature(model, params, X, targets, loss, output_metric, *, blocks, threads,
+              metric_batch=None) -> Curvature:
+    """Steps 1–2 (forward pass, ``∇R``, factor pass) on arguments as :func:`build` takes
+    them. Every array keeps the float type of ``params`` and ``X`` (float32 training,
+    :class:`~refimpl.optim.RiemannianSGD`'s ``dtype``)."""
     states, caches = forward_pass(model, params, X)
     y = states[-1]
     sub = metric_batch is not None and metric_batch < y.shape[0]
@@ -156,5 +205,4 @@ def build(model, params, X, targets, loss, output_metric, mass: Mass, *, scope, 
     if blocks == "materialized":
         found = {p: DenseBlock(b.materialize(), b.shapes) for p, b in found.items()}
     coords = None if sub else output_metric.coords(y, targets, loss)
-    return BatchMetric(model, params, st.risk, st.grads, found, mass, coords, scope, method,
-                       precision, threads, prepare_step, cg_rtol, memory)
+    return Curvature(model, params, st.risk, st.grads, found, coords)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import tree
-from .._validation import as_float_array, as_real_scalar, is_real_scalar
+from .._validation import as_dtype, as_float_array, as_real_scalar, is_real_scalar
 
 #: relative tolerance of the rank-one test of a matrix mass leaf (values within rounding of
 #: an outer product use the Kronecker formula; the formulas agree to rounding)
@@ -85,6 +85,19 @@ class Mass:
         values = tree.from_paths(mass, {p: check(p, v) for p, v in tree.items(mass)})
         kron = {p: uv for p, v in tree.items(values) if (uv := _outer_factors(v)) is not None}
         return cls(values=values, kron=kron)
+
+    def astype(self, dtype) -> "Mass":
+        """This mass with its per-parameter arrays in ``dtype`` (float32 for the float32
+        training path, so that nothing upcasts the step); a scalar mass is itself."""
+        if self.scalar is not None or np.dtype(dtype) == np.float64:
+            return self
+
+        def cast(path, a):
+            return as_dtype(a, dtype, f"mass[{path!r}]")
+
+        return Mass(values=tree.from_paths(self.values, {p: cast(p, v) for p, v in
+                                                         tree.items(self.values)}),
+                    kron={p: (cast(p, u), cast(p, v)) for p, (u, v) in self._kron.items()})
 
     # -- one module ---------------------------------------------------------------------------
     def at(self, path: str) -> "Mass":

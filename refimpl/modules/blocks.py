@@ -149,12 +149,13 @@ class Block:
         return K
 
     def inner_matvec(self, mass, scale: float):
-        """``x ↦ (I + scale · B M⁻¹ Bᵀ) x`` for ``x`` of shape ``(S·r, k)`` (float64), without
-        forming the inner matrix: ``x + scale · B (M⁻¹ (Bᵀ x))`` column by column."""
+        """``x ↦ (I + scale · B M⁻¹ Bᵀ) x`` for ``x`` of shape ``(S·r, k)`` (float64, or the
+        block's float32), without forming the inner matrix: ``x + scale · B (M⁻¹ (Bᵀ x))``
+        column by column."""
         inv = {k: mass.inverse(k) for k in self.shapes}
 
         def matvec(x):
-            out = np.array(x, dtype=np.float64)
+            out = np.array(x, dtype=np.result_type(x.dtype, self.dtype))
             for c in range(x.shape[1]):
                 v = self.apply_T(x[:, c].reshape(self.S, self.r))
                 out[:, c] += scale * self.apply(tree.tree_map(np.multiply, inv, v)).ravel()

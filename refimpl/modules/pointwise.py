@@ -6,7 +6,8 @@ pulled-back metric is ``diag(σ') g diag(σ')``. No parameters.
 
 Each activation is one line of value and one of derivative. At the kinks of ``relu`` and
 ``leaky_relu`` (``a = 0``) the derivative is taken from the left (``0`` and ``slope``).
-``gelu`` is the exact form ``a Φ(a)`` with ``Φ`` the standard normal CDF.
+``gelu`` is the exact form ``a Φ(a)`` with ``Φ`` the standard normal CDF. Values and
+derivatives keep the input's float type (float32 on the float32 training path).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from scipy import special
 from .. import spaces
 from .base import Module
 
-_SQRT_2PI = np.sqrt(2.0 * np.pi)
+_SQRT_2PI = float(np.sqrt(2.0 * np.pi))   # a Python float keeps float32 arrays float32
 LEAKY_SLOPE = 0.01
 
 # name: (σ(a), σ'(a) given a and z = σ(a))
@@ -24,9 +25,9 @@ ACTIVATIONS = {
     "identity":   (lambda a: a.copy(),              lambda a, z: np.ones_like(a)),
     "tanh":       (np.tanh,                         lambda a, z: 1.0 - z * z),
     "sigmoid":    (special.expit,                   lambda a, z: z * (1.0 - z)),
-    "relu":       (lambda a: np.maximum(a, 0.0),    lambda a, z: (a > 0).astype(float)),
+    "relu":       (lambda a: np.maximum(a, 0.0),    lambda a, z: (a > 0).astype(a.dtype)),
     "leaky_relu": (lambda a: np.where(a > 0, a, LEAKY_SLOPE * a),
-                   lambda a, z: np.where(a > 0, 1.0, LEAKY_SLOPE)),
+                   lambda a, z: np.where(a > 0, 1.0, LEAKY_SLOPE).astype(a.dtype)),
     "softplus":   (lambda a: np.logaddexp(0.0, a),  lambda a, z: special.expit(a)),
     "gelu":       (lambda a: a * special.ndtr(a),
                    lambda a, z: special.ndtr(a) + a * np.exp(-0.5 * a * a) / _SQRT_2PI),

@@ -12,8 +12,8 @@ class Adam(Optimizer):
     name = "adam"
 
     def __init__(self, model, loss="mse", *, lr: float = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8):
-        super().__init__(model, loss, lr=lr)
+                 beta2: float = 0.999, eps: float = 1e-8, dtype=np.float64):
+        super().__init__(model, loss, lr=lr, dtype=dtype)
         for n, b in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Adam {n} must be in [0, 1), got {b!r}")
@@ -21,7 +21,7 @@ class Adam(Optimizer):
             raise ValueError(f"Adam eps must be > 0, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def hyperparameters(self):
+    def _hyperparameters(self):
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
     def _init_slots(self, params):

@@ -55,6 +55,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from .. import spaces, tree
 from .._validation import as_positive_float, check_choice
+from ..backprop import backward_pass, forward_pass, model_cache
 from ..losses import get_output_metric
 from ..modules import block_items
 from .base import Optimizer
@@ -95,8 +96,8 @@ class KFAC(Optimizer):
 
     def __init__(self, model, loss="mse", *, lr: float = 0.1, damping: float = 0.03,
                  output_metric="gauss-newton", decay: float = 0.95, inverse_period: int = 5,
-                 damping_form: str = "factored", damping_rule=None):
-        super().__init__(model, loss, lr=lr)
+                 damping_form: str = "factored", damping_rule=None, dtype=np.float64):
+        super().__init__(model, loss, lr=lr, dtype=dtype)
         self.damping = as_positive_float(damping, "damping")
         self.output_metric = get_output_metric(output_metric)
         if isinstance(decay, bool) or not isinstance(decay, numbers.Real) \
@@ -115,7 +116,7 @@ class KFAC(Optimizer):
             self.damping_rule.init(self.damping)        # the initial λ within the bounds
         self._layout = _factor_layout(self.model)
 
-    def hyperparameters(self):
+    def _hyperparameters(self):
         return {"lr": self.lr, "damping": self.damping, "output_metric": self.output_metric.name,
                 "decay": self.decay, "inverse_period": self.inverse_period,
                 "damping_form": self.damping_form,
@@ -124,13 +125,14 @@ class KFAC(Optimizer):
 
     # -- slots ------------------------------------------------------------------------------
     def _init_slots(self, params):
-        A = {p: np.zeros((dA, dA)) for p, _, dA, _ in self._layout}
-        G = {p: np.zeros((dG, dG)) for p, _, _, dG in self._layout}
+        dt = self.dtype
+        A = {p: np.zeros((dA, dA), dt) for p, _, dA, _ in self._layout}
+        G = {p: np.zeros((dG, dG), dt) for p, _, _, dG in self._layout}
         if self.damping_form == "factored":
             inv = {"A": A, "G": G}
         else:
-            inv = {"QA": A, "QG": G, "dA": {p: np.zeros(dA) for p, _, dA, _ in self._layout},
-                   "dG": {p: np.zeros(dG) for p, _, _, dG in self._layout}}
+            inv = {"QA": A, "QG": G, "dA": {p: np.zeros(dA, dt) for p, _, dA, _ in self._layout},
+                   "dG": {p: np.zeros(dG, dt) for p, _, _, dG in self._layout}}
         slots = {"A": _nest(A), "G": _nest(G),
                  "inverse": {k: _nest(tree.tree_map(np.copy, v)) for k, v in inv.items()}}
         if self.damping_rule is not None:
@@ -142,52 +144,62 @@ class KFAC(Optimizer):
         params, t = state.params, state.step
         lam = self.damping if self.damping_rule is None else \
             float(state.slots["damping"]["value"])
-        risk, grads = self._gradient(params, X, targets)
-        batch = self._batch_factors(params, X, targets)
+        risk, grads, batch = self._gradient_and_factors(params, X, targets)
         eps = min(self.decay, t / (t + 1.0))
-        slots = {"A": {}, "G": {}}
+        A_run, G_run = {}, {}
         for path, _, _, _ in self._layout:
             A_b, G_b = batch[path]
-            slots["A"][path] = eps * tree.get(state.slots["A"], path) + (1.0 - eps) * A_b
-            slots["G"][path] = eps * tree.get(state.slots["G"], path) + (1.0 - eps) * G_b
-        if t % self.inverse_period == 0:
-            inverse = {path: self._inverse(slots["A"][path], slots["G"][path], lam)
-                       for path, _, _, _ in self._layout}
-            slots["inverse"] = {k: _nest({p: inverse[p][k] for p in inverse})
-                                for k in next(iter(inverse.values()))}
-        else:
-            slots["inverse"] = state.slots["inverse"]
-        update, steps = {}, {}
-        for path, shapes, _, dG in self._layout:
-            inv = {k: tree.get(v, path) for k, v in slots["inverse"].items()}
-            Xg = _as_matrix(tree.get(grads, path), shapes, dG)
-            steps[path] = -self.lr * self._precondition(inv, Xg, lam)
-            update[path] = _from_matrix(steps[path], shapes, dG)
-        curvature = {p: (slots["A"][p], slots["G"][p]) for p in slots["A"]}
-        slots["A"], slots["G"] = _nest(slots["A"]), _nest(slots["G"])
-        update = _merge(params, update)
-        diag = {"loss": risk, "grad_norm": float(np.sqrt(tree.vdot(grads, grads)))}
+            A_run[path] = eps * tree.get(state.slots["A"], path) + (1.0 - eps) * A_b
+            G_run[path] = eps * tree.get(state.slots["G"], path) + (1.0 - eps) * G_b
+        slots = {"A": _nest(A_run), "G": _nest(G_run)}
+        kept = state.slots["inverse"]
+
+        def at(value):
+            """The step at damping ``value``: new inverses on the period's steps (and for a
+            retry's raised ``λ``), else the kept ones."""
+            if t % self.inverse_period == 0 or value != lam:
+                inverse = {path: self._inverse(A_run[path], G_run[path], value)
+                           for path, _, _, _ in self._layout}
+                inverse = {k: _nest({p: inverse[p][k] for p in inverse})
+                           for k in next(iter(inverse.values()))}
+            else:
+                inverse = kept
+            update, steps = {}, {}
+            for path, shapes, _, dG in self._layout:
+                inv = {k: tree.get(v, path) for k, v in inverse.items()}
+                Xg = _as_matrix(tree.get(grads, path), shapes, dG)
+                steps[path] = -self.lr * self._precondition(inv, Xg, value)
+                update[path] = _from_matrix(steps[path], shapes, dG)
+            update = _merge(params, update)
+            slots["inverse"] = inverse                       # the inverses of the last try
+            diag = {"loss": risk, "grad_norm": float(np.sqrt(tree.vdot(grads, grads)))}
+
+            def predicted():
+                quad = sum(float(np.vdot(D, G_run[p] @ D @ A_run[p])) for p, D in steps.items())
+                if self.damping_rule.include_damping:
+                    quad += value * sum(float(np.vdot(D, D)) for D in steps.values())
+                return tree.vdot(grads, update) + 0.5 * quad
+
+            return update, diag, predicted
+
         if self.damping_rule is None:
+            update, diag, _ = at(lam)
             return update, slots, diag
         slots["damping"] = state.slots["damping"]
+        update, new_slots, diag = adapt(self.damping_rule, self, state._replace(slots=slots),
+                                        X, targets, at)
+        return update, dict(new_slots, inverse=slots["inverse"]), diag
 
-        def predicted():
-            quad = sum(float(np.vdot(D, G @ D @ A)) for D, (A, G) in
-                       ((steps[p], curvature[p]) for p in steps))
-            if self.damping_rule.include_damping:
-                quad += lam * sum(float(np.vdot(D, D)) for D in steps.values())
-            return tree.vdot(grads, update) + 0.5 * quad
-
-        return adapt(self.damping_rule, self, state._replace(slots=slots), X, targets,
-                     update, diag, lam, predicted)
-
-    def _batch_factors(self, params, X, targets):
-        """``{path: (A, G)}`` of this batch, from the factor pass with the output metric."""
-        y, cache = self.model.forward(params, X)
-        t = self.loss.check_targets(targets, y.shape[0], y.shape[1])
-        R = np.ascontiguousarray(np.swapaxes(self.output_metric.factor(y, t, self.loss), 1, 2))
-        _, blocks = self.model.factor_pass(params, cache, R, need_input=False)
-        return {p: b.kfac_factors() for p, b in block_items(blocks)}
+    def _gradient_and_factors(self, params, X, targets):
+        """``(R, ∇R, {path: (A, G)})`` of this batch: one forward pass, the multipliers, and
+        the factor pass with the output metric."""
+        states, caches = forward_pass(self.model, params, X)
+        st = backward_pass(self.model, params, states, caches, targets, self.loss)
+        F = self.output_metric.factor(states[-1], targets, self.loss)
+        R = np.ascontiguousarray(np.swapaxes(F, 1, 2))
+        _, blocks = self.model._factor_pass(params, model_cache(self.model, caches), R,
+                                            need_input=False)
+        return st.risk, st.grads, {p: b.kfac_factors() for p, b in block_items(blocks)}
 
     def _inverse(self, A, G, lam):
         """The damped inverses kept until the next recomputation (see the module docs)."""
@@ -250,8 +262,9 @@ def _from_matrix(Xm: np.ndarray, shapes: dict, dG: int) -> dict:
 
 def _spd_inverse(M: np.ndarray, shift: float) -> np.ndarray:
     """``(M + shift·I)⁻¹`` for symmetric PSD ``M`` and ``shift > 0`` (Cholesky), symmetric."""
-    D = M + shift * np.eye(M.shape[0])
-    inv = cho_solve(cho_factor(D, lower=True), np.eye(M.shape[0]))
+    eye = np.eye(M.shape[0], dtype=M.dtype)
+    D = M + float(shift) * eye                  # a Python float keeps a float32 M float32
+    inv = cho_solve(cho_factor(D, lower=True), eye)
     return 0.5 * (inv + inv.T)
 
 

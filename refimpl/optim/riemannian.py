@@ -3,26 +3,37 @@ damped Gauss–Newton baseline.
 
 Per mini-batch: forward pass → multipliers ``λ_l`` (``∇R``) → factor pass ``R_l`` → per module
 the Woodbury solve → ``Δw_l = −η G_l⁻¹ ∇_{w_l} R`` (eq. 3, computed as 3′). The work is done
-by :func:`refimpl.metric.build.build`; this class validates the configuration once, at
-construction, checks each batch once, and adds the optimizer contract and the diagnostics
-(``grad_norm``, ``update_norm``, ``inner_size``, ``condition``, ``residual``, …).
+by :mod:`refimpl.metric.build` (:func:`~refimpl.metric.build.curvature`, then the metric at
+the step's mass); this class validates the configuration once, at construction, the batch
+once per step (:meth:`Optimizer.update`), and adds the optimizer contract and the diagnostics
+(``grad_norm``, ``update_norm``, ``inner_size``, ``condition``, ``residual``, …). With
+``dtype="float32"`` the whole step runs in float32 (:mod:`refimpl.optim.base`): the inner
+matrices are formed and Cholesky-factorised in float32 (``precision`` is then not used;
+the diagnostics report ``"single"``).
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .. import spaces
 from .._threads import single_threaded_blas
 from .._validation import as_positive_float, check_choice
-from ..backprop import check_batch
 from ..linalg import CG_RTOL
 from ..linalg.refined import PRECISIONS
 from ..losses import get_output_metric
 from ..metric import Mass
 from ..metric.batch import SCOPES
-from ..metric.build import BLOCKS, build, check_metric_batch
+from ..metric.build import BLOCKS, check_metric_batch, curvature
 from ..metric.parallel import check_threads, resolve_threads
 from ..metric.plan import METHODS
 from .base import Optimizer
 from .damping import adapt, get_damping, quadratic_change
+
+
+#: ``cg_rtol`` of the float32 path: a float32 residual ``b − K x`` carries a rounding error of
+#: about ``ε₃₂·cond(K)`` relative (``ε₃₂ ≈ 6e-8``), so ``1e-4`` is reachable up to ``cond(K)``
+#: of about 1e3 (beyond it, a float32 conjugate-gradient solve raises ConvergenceError)
+CG_RTOL_FLOAT32 = 1e-4
 
 
 class RiemannianSGD(Optimizer):
@@ -49,8 +60,9 @@ class RiemannianSGD(Optimizer):
         Modules whose metrics are built and applied at the same time (``scope="layer"``;
         see :func:`~refimpl.metric.build_metric`); ``None`` decides from the model. Any
         number above one gives the same update; against 1 it agrees to rounding.
-    cg_rtol : float
-        Relative residual of the conjugate-gradient inner solves (``method="cg"``).
+    cg_rtol : float or None
+        Relative residual of the conjugate-gradient inner solves (``method="cg"``);
+        ``None``: ``1e-10`` in float64, ``CG_RTOL_FLOAT32`` (``1e-4``) in float32.
     memory : float or None
         Bytes a step's metric may use (``None``: the memory available at each step).
     metric_batch : int or None
@@ -60,7 +72,9 @@ class RiemannianSGD(Optimizer):
         ``"fixed"`` (default): ``μ = mass`` throughout. Otherwise ``mass`` (a scalar) is the
         initial ``μ``, adapted by the Levenberg–Marquardt rule of
         :mod:`refimpl.optim.damping` (state in the slots; diagnostics ``damping`` (the ``μ``
-        used), ``rho``, ``new_loss``, ``rejected``).
+        used), ``rho``, ``new_loss``, ``rejected``, ``retries``).
+    dtype : "float64" or "float32"
+        The float type the whole step runs in (training only; see :mod:`refimpl.optim.base`).
     """
 
     name = "riemannian"
@@ -68,16 +82,19 @@ class RiemannianSGD(Optimizer):
     def __init__(self, model, loss="mse", *, lr: float = 1.0, mass=1.0,
                  output_metric="identity", scope: str = "layer", method: str = "auto",
                  blocks: str = "structured", precision: str = "auto", threads=None,
-                 cg_rtol: float = CG_RTOL, memory=None, damping=None, metric_batch=None):
-        super().__init__(model, loss, lr=lr)
+                 cg_rtol=None, memory=None, damping=None, metric_batch=None,
+                 dtype=np.float64):
+        super().__init__(model, loss, lr=lr, dtype=dtype)
         self.output_metric = get_output_metric(output_metric)
-        self.mass = Mass.parse(mass, model.param_shapes())
+        self.mass = Mass.parse(mass, model.param_shapes()).astype(self.dtype)
         self.scope = check_choice(scope, "scope", SCOPES)
         self.method = check_choice(method, "method", METHODS)
         self.blocks = check_choice(blocks, "blocks", BLOCKS)
         self.precision = check_choice(precision, "precision", PRECISIONS)
         check_threads(threads)
         self.threads = threads
+        if cg_rtol is None:
+            cg_rtol = CG_RTOL if self.dtype == np.float64 else CG_RTOL_FLOAT32
         self.cg_rtol = as_positive_float(cg_rtol, "cg_rtol")
         self.memory = None if memory is None else as_positive_float(memory, "memory")
         check_metric_batch(metric_batch)
@@ -89,7 +106,7 @@ class RiemannianSGD(Optimizer):
                                  "(pass mass=<initial μ> or damping='fixed')")
             self.damping.init(self.mass.scalar)        # the initial μ within the bounds
 
-    def hyperparameters(self):
+    def _hyperparameters(self):
         return {"lr": self.lr, "mass": self.mass.describe(),
                 "output_metric": self.output_metric.name, "scope": self.scope,
                 "method": self.method, "precision": self.precision, "threads": self.threads,
@@ -100,26 +117,33 @@ class RiemannianSGD(Optimizer):
         return {} if self.damping is None else {"damping": self.damping.init(self.mass.scalar)}
 
     def _direction(self, state, X, targets):
-        X, targets = check_batch(self.model, X, targets, self.loss)
-        mass = self.mass if self.damping is None else \
-            Mass(scalar=float(state.slots["damping"]["value"]))
         threads = resolve_threads(self.model, spaces.batch_size(X, self.model.in_space),
                                   self.scope, self.threads)
         # one single-threaded-BLAS region from the first product to the last (_threads)
         with single_threaded_blas(threads > 1):
-            metric = build(self.model, state.params, X, targets, self.loss, self.output_metric,
-                           mass, scope=self.scope, method=self.method, blocks=self.blocks,
-                           precision=self.precision, threads=threads, prepare_step=True,
-                           cg_rtol=self.cg_rtol, memory=self.memory,
-                           metric_batch=self.metric_batch)
-            update, diag = metric.step(self.lr)
-        diag["loss"] = diag.pop("risk")
-        if self.damping is None:
-            return update, state.slots, diag
-        mu = mass.scalar
-        return adapt(self.damping, self, state, X, targets, update, diag, mu,
-                     lambda: quadratic_change(metric.grads, update, self.lr, mu,
-                                              self.damping.include_damping))
+            curv = curvature(self.model, state.params, X, targets, self.loss,
+                             self.output_metric, blocks=self.blocks, threads=threads,
+                             metric_batch=self.metric_batch)
+
+            def propose(mass):
+                metric = curv.metric(mass, scope=self.scope, method=self.method,
+                                     precision=self.precision, threads=threads,
+                                     prepare_step=True, cg_rtol=self.cg_rtol,
+                                     memory=self.memory)
+                update, diag = metric.step(self.lr)
+                diag["loss"] = diag.pop("risk")
+                return update, diag
+
+            if self.damping is None:
+                update, diag = propose(self.mass)
+                return update, state.slots, diag
+
+            def at(mu):
+                update, diag = propose(Mass(scalar=mu))
+                return update, diag, lambda: quadratic_change(
+                    curv.grads, update, self.lr, mu, self.damping.include_damping)
+
+            return adapt(self.damping, self, state, X, targets, at)
 
 
 class GaussNewton(RiemannianSGD):
@@ -129,8 +153,9 @@ class GaussNewton(RiemannianSGD):
 
     def __init__(self, model, loss="mse", *, lr: float = 1.0, mass=1.0,
                  output_metric="gauss-newton", method: str = "auto", precision: str = "auto",
-                 cg_rtol: float = CG_RTOL, memory=None, damping=None, metric_batch=None):
+                 cg_rtol=None, memory=None, damping=None, metric_batch=None,
+                 dtype=np.float64):
         super().__init__(model, loss, lr=lr, mass=mass, output_metric=output_metric,
                          scope="network", method=method, precision=precision,
                          cg_rtol=cg_rtol, memory=memory, damping=damping,
-                         metric_batch=metric_batch)
+                         metric_batch=metric_batch, dtype=dtype)

@@ -20,13 +20,13 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     name = "momentum"
 
-    def __init__(self, model, loss="mse", *, lr: float, beta: float = 0.9):
-        super().__init__(model, loss, lr=lr)
+    def __init__(self, model, loss="mse", *, lr: float, beta: float = 0.9, dtype=np.float64):
+        super().__init__(model, loss, lr=lr, dtype=dtype)
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"momentum beta must be in [0, 1), got {beta!r}")
         self.beta = float(beta)
 
-    def hyperparameters(self):
+    def _hyperparameters(self):
         return {"lr": self.lr, "beta": self.beta}
 
     def _init_slots(self, params):

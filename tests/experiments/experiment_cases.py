@@ -34,6 +34,7 @@ BAD_CONFIGS = [
     ({"optimizer": "adam", "damping": "adaptive"}, "damping applies"),
     ({"optimizer": "riemannian", "metric_batch": 0}, "metric_batch must be a positive integer"),
     ({"max_loss_factor": float("inf")}, "max_loss_factor must be a finite number > 0"),
+    ({"dtype": "float16"}, "unknown dtype 'float16'"),
 ]
 """``TrainConfig`` keyword arguments that must raise ``ValueError``, with the message start."""
 

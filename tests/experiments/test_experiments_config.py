@@ -24,3 +24,11 @@ def test_defaults_fill_in_and_round_trip(optimizer):
 def test_unknown_keys_are_rejected():
     with pytest.raises(ValueError, match="unknown configuration keys"):
         TrainConfig.from_dict({"learning_rate": 0.1})
+
+
+@pytest.mark.parametrize("optimizer", sorted(DEFAULT_HYPER))
+def test_float32_training_is_passed_to_every_optimizer(optimizer):
+    assert "dtype" not in TrainConfig(optimizer=optimizer).hyper()
+    config = TrainConfig(optimizer=optimizer, dtype="float32")
+    assert config.hyper()["dtype"] == "float32"
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
