@@ -1,4 +1,4 @@
-"""The same Riemannian SGD step as ``refimpl`` (SPEC §4, §6) in PyTorch and in JAX, float64.
+"""The same Riemannian SGD step as ``refimpl`` (math §4, §6) in PyTorch and in JAX, float64.
 
 Both follow refimpl's structured algorithm operation for operation, for an MLP
 ``Linear → tanh → … → Linear`` with softmax cross-entropy, the identity output metric

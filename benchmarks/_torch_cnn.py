@@ -2,7 +2,7 @@
 
 The network is rebuilt from the refimpl module (its children: ``Conv2d``, ``Pointwise``,
 ``MaxPool2d``/``AvgPool2d``, ``Flatten``, ``Linear``) as a function of one sample; then, as a
-PyTorch user would write the paper's step (SPEC §4, eq. 3′) for any architecture:
+PyTorch user would write the paper's step (math §4, eq. 3′) for any architecture:
 
 1. per-sample Jacobians of the logits with respect to every parameter,
    ``J = vmap(jacrev(f))`` (``(S, k, n_m)`` per module ``m``; ``torch.func``);

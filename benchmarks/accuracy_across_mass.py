@@ -1,4 +1,4 @@
-"""Accuracy of the layer solves across masses μ ∈ [1e-8, 1e4] (SPEC §4).
+"""Accuracy of the layer solves across masses μ ∈ [1e-8, 1e4] (math §4).
 
 For a small MLP (6-8-3, tanh, S = 4, MSE, identity output metric) every layer's ``G_l⁻¹ v`` is
 computed by Woodbury (eq. 2), by the primal Cholesky solve, and ``G_l⁻¹ ∇R`` by push-through

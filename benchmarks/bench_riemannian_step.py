@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark of one Riemannian SGD step (issue 3; SPEC §4, §6). A script, not a test.
+"""Benchmark of one Riemannian SGD step (issue 3; math §4, §6). A script, not a test.
 
     python benchmarks/bench_riemannian_step.py [--quick] [--threads N] [--out FILE]
 

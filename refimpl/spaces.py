@@ -5,7 +5,7 @@ A *space* is one of
 - an ``int`` ``d``: the vector space ``R^d``; a batch of ``S`` points is an array ``(S, d)``;
 - a :class:`Shape` ``(n_1, …, n_k)`` (``k ≥ 2``): the space ``R^{n_1×…×n_k}`` of arrays of that
   shape, e.g. images ``(C, H, W)``; a batch is an array ``(S, n_1, …, n_k)`` (for images: NCHW);
-- a ``tuple`` of spaces: their Cartesian product (SPEC §5 "parallel composition"); a batch is a
+- a ``tuple`` of spaces: their Cartesian product (:ref:`math §5 <math-5>` "parallel composition"); a batch is a
   tuple of batches.
 
 ``int`` and :class:`Shape` are the *array* spaces; a ``Shape`` is a distinct type, never a
@@ -13,7 +13,7 @@ tuple, so a product of spaces and the shape of an image cannot be confused. Both
 Euclidean spaces (the metric on an image space is the Frobenius inner product of the arrays,
 i.e. that of ``R^{dim}`` after :func:`flatten` in C order).
 
-An output *factor* (SPEC §4, Remark 4) carries an extra axis of ``r`` rows after the sample
+An output *factor* (:ref:`math §4 <math-4>`, Remark 4) carries an extra axis of ``r`` rows after the sample
 axis: ``(S, r, d)`` for ``R^d``, ``(S, r, C, H, W)`` for an image space, a tuple for a product.
 Every helper here acts on the trailing axes of the space (the last one for ``R^d``, the last
 ``k`` for a ``Shape``), so it serves points, cotangents and factors alike.

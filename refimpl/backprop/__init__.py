@@ -1,5 +1,5 @@
 """Backpropagation as a constrained problem: the stationary point (forward pass, multipliers,
-gradients), the Lagrangian and its KKT residuals (SPEC §2)."""
+gradients), the Lagrangian and its KKT residuals (:ref:`math §2 <math-2>`)."""
 from .lagrangian import kkt_residuals, lagrangian
 from .passes import (Stationary, backward_pass, check_batch, forward_pass, model_cache, solve,
                      stages)

@@ -1,4 +1,4 @@
-"""The Lagrangian of backpropagation and its partial derivatives at any point (SPEC §2).
+"""The Lagrangian of backpropagation and its partial derivatives at any point (:ref:`math §2 <math-2>`).
 
     ℒ = (1/S) Σ_s [ ℓ(x_{L,s}) + Σ_l λ_{l,s}ᵀ ( f_l(x_{l−1,s}; w_l) − x_{l,s} ) ]
 

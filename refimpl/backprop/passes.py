@@ -1,4 +1,4 @@
-"""Backpropagation as LeCun's constrained problem: the stationary point (SPEC §2, paper §2.1).
+"""Backpropagation as LeCun's constrained problem: the stationary point (:ref:`math §2 <math-2>`, paper §2.1).
 
 The network is a chain of *stages* ``x_l = f_l(x_{l−1}; w_l)``, ``l = 1..L`` (the children of
 a top-level :class:`~refimpl.modules.Sequential`, or the module itself), output ``y = x_L``.
@@ -101,7 +101,7 @@ def check_batch(model: Module, X, targets, loss, *, dtype=np.float64):
 
 
 def solve(model: Module, params, X, targets, loss="mse") -> Stationary:
-    """Forward pass, then the multipliers layer by layer, then the gradients (SPEC §2).
+    """Forward pass, then the multipliers layer by layer, then the gradients (:ref:`math §2 <math-2>`).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Gradient flow as the minimiser of an action (SPEC §1; paper §2, eq. (1), Theorems 1–2, Remark 1).
+"""Gradient flow as the minimiser of an action (:ref:`math §1 <math-1>`; paper §2, eq. (1), Theorems 1–2, Remark 1).
 
 A small toolkit to learn the theory from, one concept per module:
 

@@ -1,4 +1,4 @@
-"""The action of a trajectory, eq. (1) of the paper (SPEC §1).
+"""The action of a trajectory, eq. (1) of the paper (:ref:`math §1 <math-1>`).
 
     S[x] = ½ ∫_{t0}^{t1} ( ẋᵀ g(x) ẋ + ∇f(x)ᵀ g(x)⁻¹ ∇f(x) ) dt                  (1)
 

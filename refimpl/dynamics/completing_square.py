@@ -1,4 +1,4 @@
-"""Completing the square in the action (SPEC §1, paper §2 after eq. (1)).
+"""Completing the square in the action (:ref:`math §1 <math-1>`, paper §2 after eq. (1)).
 
 Expanding ``|ẋ ± g⁻¹∇f|²_g = ẋᵀgẋ ± 2 ∇f·ẋ + ∇fᵀg⁻¹∇f`` and using ``∫ ∇f·ẋ dt = f(x(T)) − f(x(0))``:
 

@@ -1,4 +1,4 @@
-"""Euler–Lagrange equations of the action and the geodesic equation (SPEC §1, Remark 1).
+"""Euler–Lagrange equations of the action and the geodesic equation (:ref:`math §1 <math-1>`, Remark 1).
 
 The Euler–Lagrange equations ``d/dt ∂L/∂ẋ = ∂L/∂x`` of ``L = ½ ẋᵀgẋ + s V`` are
 

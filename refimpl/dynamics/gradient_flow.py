@@ -1,4 +1,4 @@
-"""Riemannian gradient flow, the minimisers of the action (SPEC §1, paper §2).
+"""Riemannian gradient flow, the minimisers of the action (:ref:`math §1 <math-1>`, paper §2).
 
     ẋ = −g(x)⁻¹ ∇f(x)   (descent)        ẋ = +g(x)⁻¹ ∇f(x)   (ascent)
 

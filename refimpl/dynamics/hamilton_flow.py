@@ -1,4 +1,4 @@
-"""Integrating Hamilton's equations and measuring energy conservation (SPEC §1, Theorem 2).
+"""Integrating Hamilton's equations and measuring energy conservation (:ref:`math §1 <math-1>`, Theorem 2).
 
 The state is ``z = (x, p)`` (shape ``(2d,)``), the vector field that of
 `refimpl.dynamics.hamilton_rhs`. ``H`` is not separable (``g`` depends on ``x``), so the

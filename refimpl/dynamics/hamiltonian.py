@@ -1,4 +1,4 @@
-"""The Hamiltonian of the action and Hamilton's equations (SPEC §1, Theorems 1–2, Remark 1).
+"""The Hamiltonian of the action and Hamilton's equations (:ref:`math §1 <math-1>`, Theorems 1–2, Remark 1).
 
 Legendre transform of ``L = ½ ẋᵀgẋ + V`` with ``p = g ẋ``:
 

@@ -1,4 +1,4 @@
-"""The Lagrangian of the action (1), its momentum and its potential term (SPEC §1, Theorem 1).
+"""The Lagrangian of the action (1), its momentum and its potential term (:ref:`math §1 <math-1>`, Theorem 1).
 
 With metric ``g(x)`` and potential ``f`` the action density is
 

@@ -1,4 +1,4 @@
-"""Riemannian metrics on a coordinate patch of R^d (SPEC §1, paper §2).
+"""Riemannian metrics on a coordinate patch of R^d (:ref:`math §1 <math-1>`, paper §2).
 
 A metric assigns to every point ``x`` (shape ``(d,)``) a symmetric positive-definite matrix
 ``g(x)`` (shape ``(d, d)``). Hamilton's equations (Theorem 2) and the geodesic equation

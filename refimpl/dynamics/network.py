@@ -1,4 +1,4 @@
-"""The action along a network's training trajectory: the action budget (SPEC §1–§2, paper §2.1).
+"""The action along a network's training trajectory: the action budget (:ref:`math §1 <math-1>`–:ref:`§2 <math-2>`, paper §2.1).
 
 The manifold is the parameter space of a network (any :class:`~refimpl.modules.Module` with
 a single array output), ``w ∈ R^n`` in the parameter tree's flat order
@@ -8,7 +8,7 @@ a single array output), ``w ∈ R^n`` in the parameter tree's flat order
 
     G(w) = blockdiag(G_1(w), …, G_L(w)),   G_l = M_l + (1/S) Σ_s J_{l,s}ᵀ g_out J_{l,s}
 
-(SPEC §4; :func:`refimpl.metric.build_metric` with ``scope="layer"``). Riemannian SGD with
+(:ref:`math §4 <math-4>`; :func:`refimpl.metric.build_metric` with ``scope="layer"``). Riemannian SGD with
 step ``η`` (:meth:`refimpl.metric.BatchMetric.step`)
 
     w_{k+1} = w_k − η G(w_k)⁻¹ ∇R(w_k)

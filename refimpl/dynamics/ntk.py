@@ -1,4 +1,4 @@
-"""The generalized neural tangent kernel ``Θ = J G⁻¹ Jᵀ`` (SPEC §7; paper eq. (4), (11)).
+"""The generalized neural tangent kernel ``Θ = J G⁻¹ Jᵀ`` (:ref:`math §7 <math-7>`; paper eq. (4), (11)).
 
 For a module ``y = f(x; w) ∈ R^k`` and a data set ``X`` of ``n`` samples, ``J`` is the stacked
 per-sample Jacobian (``nk × P``, rows ``(i, j) ↦ i·k + j``, i.e. the order of ``Y.ravel()``)
@@ -10,7 +10,7 @@ with the identity output metric (for the MSE loss also the Gauss–Newton one):
 
 The factor pass with ``R_L = I`` gives the blocks ``B_{l,i} = J_{l,i}`` (``r = k``), so
 ``J_l = √n · B̃_l`` and, with the Woodbury inner matrix ``K_l = I + P_l``,
-``P_l = B̃_l M_l⁻¹ B̃_lᵀ`` (SPEC §4),
+``P_l = B̃_l M_l⁻¹ B̃_lᵀ`` (:ref:`math §4 <math-4>`),
 
     J_l G_l⁻¹ J_lᵀ = J_l M⁻¹ J_lᵀ − J_l M⁻¹ B̃ᵀ K⁻¹ B̃ M⁻¹ J_lᵀ = n (P_l − P_l K_l⁻¹ P_l)
                    = n K_l⁻¹ P_l                                           (push-through)
@@ -94,7 +94,7 @@ def generalized_ntk(model: Module, params, X, *, mass=1.0, scope: str = "layer")
 
 
 def contraction_rate(theta, n: int) -> float:
-    """``ξ = λ_min(Θ) / n`` for a kernel over ``n`` samples (SPEC §7).
+    """``ξ = λ_min(Θ) / n`` for a kernel over ``n`` samples (:ref:`math §7 <math-7>`).
 
     The output flow ``Ẏ = −(1/n) Θ (Y − T)`` contracts at this rate. ``Θ`` must be a finite
     symmetric ``(n·k, n·k)`` matrix. A numerically singular ``Θ`` (``J`` without full row rank:

@@ -1,4 +1,4 @@
-"""The potential ``f: R^d → R`` of the action, with its gradient and Hessian (SPEC §1).
+"""The potential ``f: R^d → R`` of the action, with its gradient and Hessian (:ref:`math §1 <math-1>`).
 
 In the action (1) ``f`` enters only through ``∇f``; Hamilton's equations (Theorem 2) need
 ``∂_i V`` for ``V = ½ ∇fᵀ g⁻¹ ∇f``, which involves the Hessian ``∇²f``. A `Potential` is a

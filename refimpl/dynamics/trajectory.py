@@ -1,4 +1,4 @@
-"""Trajectories ``x(t)``, ``t ∈ [t0, t1]``, as the action functional sees them (SPEC §1).
+"""Trajectories ``x(t)``, ``t ∈ [t0, t1]``, as the action functional sees them (:ref:`math §1 <math-1>`).
 
 The action (1) is a functional of a whole path: it needs the position ``x(t)`` (shape
 ``(d,)``) and the velocity ``ẋ(t)`` at any time. A `Trajectory` holds both as callables plus the

@@ -1,4 +1,4 @@
-"""Numba kernels of the metric's hot path (SPEC §4, eq. 2–3′; private; arrays in, arrays out).
+"""Numba kernels of the metric's hot path (:ref:`math §4 <math-4>`, eq. 2–3′; private; arrays in, arrays out).
 
 Each kernel has a plain-NumPy twin in :mod:`refimpl.linalg._reference` with the same
 signature; the tests compare them. ``cache=True`` stores the compiled code beside this file

@@ -1,4 +1,4 @@
-"""Losses with gradients and Hessian factors (SPEC §3) and output metrics (SPEC §4)."""
+"""Losses with gradients and Hessian factors (:ref:`math §3 <math-3>`) and output metrics (:ref:`math §4 <math-4>`)."""
 from .._validation import check_choice
 from .base import Loss
 from .cross_entropy import CrossEntropy, log_softmax

@@ -1,11 +1,11 @@
-"""The loss contract (SPEC §3): per-sample value, gradient in ``y``, Hessian factor.
+"""The loss contract (:ref:`math §3 <math-3>`): per-sample value, gradient in ``y``, Hessian factor.
 
 For outputs ``y`` of shape ``(S, k)`` and targets (loss-specific), a loss provides
 
 - ``value(y, t)``          → ``(S,)``      ``ℓ(y_s)``; the empirical risk is the batch mean;
-- ``grad(y, t)``           → ``(S, k)``    ``∇_y ℓ(y_s)`` (the multiplier ``λ_L``, SPEC §2);
+- ``grad(y, t)``           → ``(S, k)``    ``∇_y ℓ(y_s)`` (the multiplier ``λ_L``, :ref:`math §2 <math-2>`);
 - ``hessian_factor(y, t)`` → ``(S, k, r)`` ``F_s`` with ``∇²_y ℓ(y_s) = F_s F_sᵀ``;
-- ``grad_coords(y, t)``    → ``(S, r)``    ``c_s`` with ``∇_y ℓ = F_s c_s`` (SPEC §4, push-through
+- ``grad_coords(y, t)``    → ``(S, r)``    ``c_s`` with ``∇_y ℓ = F_s c_s`` (:ref:`math §4 <math-4>`, push-through
   form (3′)), or ``None`` where no finite ``c`` exists in floating point.
 
 Public methods validate ``y`` and the targets (``check_targets``) and call private ``_``-methods.

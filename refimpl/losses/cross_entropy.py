@@ -1,4 +1,4 @@
-"""Softmax cross-entropy ``ℓ = −log softmax(y)_t`` (SPEC §3).
+"""Softmax cross-entropy ``ℓ = −log softmax(y)_t`` (:ref:`math §3 <math-3>`).
 
 ``∇ℓ = p − e_t`` and ``∇²ℓ = diag(p) − p pᵀ`` (singular: ``1`` is in its kernel), with the
 factor ``F = diag(√p) − p √pᵀ = (I − p 1ᵀ) diag(√p)``, ``F Fᵀ = diag(p) − p pᵀ`` since
@@ -6,7 +6,7 @@ factor ``F = diag(√p) − p √pᵀ = (I − p 1ᵀ) diag(√p)``, ``F Fᵀ = 
 logits neither overflow nor produce ``0 · ∞``; ``√p = exp(½ log p)`` keeps ``√p`` representable
 down to ``p ≈ 1e-600`` (logit gaps up to about 1,490 instead of 745).
 
-Gradient coordinates (SPEC §4, eq. 3′): ``c = √p − e_t / √p_t`` solves ``F c = p − e_t``
+Gradient coordinates (:ref:`math §4 <math-4>`, eq. 3′): ``c = √p − e_t / √p_t`` solves ``F c = p − e_t``
 (and is the minimum-norm solution, ``c ⊥ √p``). Its entry ``t`` grows like ``1/√p_t``; the
 products ``B̃ᵀ c̃`` stay bounded because column ``t`` of ``F`` carries a factor ``√p_t``. If
 ``√p_t`` underflows to zero no finite ``c`` exists and ``grad_coords`` returns ``None``; the

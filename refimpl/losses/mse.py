@@ -1,4 +1,4 @@
-"""Squared error ``ℓ = ½|y − t|²`` (SPEC §3): ``∇ℓ = y − t``, Hessian ``I`` (factor ``F = I``)."""
+"""Squared error ``ℓ = ½|y − t|²`` (:ref:`math §3 <math-3>`): ``∇ℓ = y − t``, Hessian ``I`` (factor ``F = I``)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,10 +1,10 @@
-"""Output metrics ``g_out(y) = F Fᵀ`` on the network output (SPEC §4).
+"""Output metrics ``g_out(y) = F Fᵀ`` on the network output (:ref:`math §4 <math-4>`).
 
 The metric is only ever used through a factor ``F`` (``k × r`` per sample), so a singular
 ``g_out`` (the cross-entropy Hessian) is fine and ``g_out⁻¹`` never appears.
 
 - ``"identity"``:      ``F = I_k``;
-- ``"gauss-newton"``:  ``F`` = the loss's Hessian factor (SPEC §3);
+- ``"gauss-newton"``:  ``F`` = the loss's Hessian factor (:ref:`math §3 <math-3>`);
 - a constant SPD ``k × k`` matrix ``G``: ``F = L`` with ``G = L Lᵀ`` (Cholesky), validated.
 
 ``coords(y, targets, loss)`` returns ``c`` (``(S, r)``) with ``∇_y ℓ = F c`` for the

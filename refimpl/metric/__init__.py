@@ -1,4 +1,4 @@
-"""The layerwise Riemannian metric ``G_l = M_l + pull-back`` and its Woodbury inverse (SPEC §4,
+"""The layerwise Riemannian metric ``G_l = M_l + pull-back`` and its Woodbury inverse (:ref:`math §4 <math-4>`,
 §6): the mass, one driver for blocks side by side, the batch metric of both scopes, Algorithm
 1's front half, the dense reference, and ``LinearOperator`` views."""
 from .batch import BatchMetric, MetricWarning

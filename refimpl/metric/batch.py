@@ -1,4 +1,4 @@
-"""The paper's metric for one batch, at both scopes, and the step it gives (SPEC §4, §6;
+"""The paper's metric for one batch, at both scopes, and the step it gives (:ref:`math §4 <math-4>`, §6;
 eq. 3, 3′).
 
 :class:`BatchMetric` holds one :class:`~refimpl.metric.system.MetricSystem` per module that

@@ -1,6 +1,6 @@
-"""Algorithm 1 up to the solve, for any module (SPEC §6, paper §3.4):
+"""Algorithm 1 up to the solve, for any module (:ref:`math §6 <math-6>`, paper §3.4):
 
-1. forward pass (keep activations) and the multipliers ``λ_l`` (SPEC §2) → ``∇R``
+1. forward pass (keep activations) and the multipliers ``λ_l`` (:ref:`math §2 <math-2>`) → ``∇R``
    (:mod:`refimpl.backprop`);
 2. output metric factor ``F_s`` (``g_out = F Fᵀ``) and the factor pass ``R_L = Fᵀ``,
    ``R_{l−1} = R_l ∂f_l/∂x_{l−1}``, giving each module's block ``B_l = R_l ∂f_l/∂w_l``

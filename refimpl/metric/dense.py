@@ -1,5 +1,5 @@
 """The explicit metric from dense Jacobians: the reference every structured path is checked
-against (SPEC §4).
+against (:ref:`math §4 <math-4>`).
 
     G = M + (1/S) Σ_s J_sᵀ g_out(y_s) J_s,        J_s = ∂y_s/∂w   (k × n, forward mode)
 

@@ -1,4 +1,4 @@
-"""One module's metric ``G_l = M_l + B̃_lᵀ B̃_l`` and its inverse by Woodbury (SPEC §4, eq. 2,
+"""One module's metric ``G_l = M_l + B̃_lᵀ B̃_l`` and its inverse by Woodbury (:ref:`math §4 <math-4>`, eq. 2,
 3′; paper Lemma 1): the layerwise metric of Algorithm 1, block by block.
 
 A view of a :class:`~refimpl.metric.system.MetricSystem` over a single block, with vectors as

@@ -1,4 +1,4 @@
-"""The diagonal mass ``M`` (SPEC §4): the metric's own part on the parameters.
+"""The diagonal mass ``M`` (:ref:`math §4 <math-4>`): the metric's own part on the parameters.
 
 ``G_l = M_l + B̃_lᵀB̃_l`` with ``M`` positive and diagonal, given as
 
@@ -128,7 +128,7 @@ class Mass:
         return 1.0 / self.flat(shapes)
 
     def minimum(self) -> float:
-        """``μ = min M`` (SPEC §7: ``λ_min(G) ≥ μ``)."""
+        """``μ = min M`` (:ref:`math §7 <math-7>`: ``λ_min(G) ≥ μ``)."""
         if self.scalar is not None:
             return self.scalar
         return float(min(leaf.min() for leaf in tree.leaves(self.values)))
@@ -150,7 +150,7 @@ def check_mass(mass, params) -> float | dict:
 
 
 def min_mass(mass) -> float:
-    """``μ = min M`` (SPEC §7) of a mass as given (number, tree or :class:`Mass`)."""
+    """``μ = min M`` (:ref:`math §7 <math-7>`) of a mass as given (number, tree or :class:`Mass`)."""
     if isinstance(mass, Mass):
         return mass.minimum()
     mu = _as_scalar(mass)

@@ -1,5 +1,5 @@
 """One metric over all parameters at once: the damped Gauss–Newton / Levenberg–Marquardt step
-(SPEC §4, last paragraph) — the baseline the layerwise metric approximates block-diagonally.
+(:ref:`math §4 <math-4>`, last paragraph) — the baseline the layerwise metric approximates block-diagonally.
 
 With ``B̃ = [B̃_1, …, B̃_L]`` (all modules' blocks side by side) and ``M = diag(M_1, …, M_L)``,
 

@@ -1,4 +1,4 @@
-"""How many modules' metrics a step builds and solves at the same time (SPEC §6: the layer
+"""How many modules' metrics a step builds and solves at the same time (:ref:`math §6 <math-6>`: the layer
 metric is block diagonal, so each module's system is independent).
 
 In parallel, every matrix product runs on one core (BLAS single-threaded, see

@@ -1,5 +1,5 @@
 """How a metric system is solved: the choice of method from the blocks' cost estimates, and
-the memory check that comes before any large allocation (SPEC §4, cost of eq. 2).
+the memory check that comes before any large allocation (:ref:`math §4 <math-4>`, cost of eq. 2).
 
 For blocks ``b`` side by side (one module, or all of them for the network scope) with
 ``q = S·r`` rows and ``n`` parameters in all:

@@ -1,4 +1,4 @@
-"""``G = M + B̃ᵀB̃`` over parameter blocks side by side, and its inverse (SPEC §4, eq. 2–3′).
+"""``G = M + B̃ᵀB̃`` over parameter blocks side by side, and its inverse (:ref:`math §4 <math-4>`, eq. 2–3′).
 
 The one driver of the metric. For blocks ``b`` (one module's, or all modules' for the network
 scope; :mod:`refimpl.modules.blocks`) with a diagonal mass ``M_b`` each,

@@ -1,4 +1,4 @@
-"""Riemannian modules (SPEC §5): atoms, wiring, and the composition algebra."""
+"""Riemannian modules (:ref:`math §5 <math-5>`): atoms, wiring, and the composition algebra."""
 from .base import Module, block_items, check_network
 from .blocks import Block, BlockCost, DenseBlock
 from .composition import Composite, Parallel, Sequential

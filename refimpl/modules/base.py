@@ -1,4 +1,4 @@
-"""The Riemannian module contract (SPEC §5, paper §3.2, Definition 2).
+"""The Riemannian module contract (:ref:`math §5 <math-5>`, paper §3.2, Definition 2).
 
 A module is a smooth map ``F: X × W → Y`` between spaces known at construction
 (:mod:`refimpl.spaces`). It holds no state: parameters are a tree of arrays passed in
@@ -16,7 +16,7 @@ method                           maps                       math (per sample ``s
 ``vjp_input(p, c, ȳ)``           ``(S, out) → (S, in)``     ``x̄_s = (∂F/∂x)ᵀ ȳ_s``
 ``vjp_params(p, c, ȳ)``          ``(S, out) → tree``        ``w̄ = Σ_s (∂F/∂w)ᵀ ȳ_s`` (sum!)
 ``pullback_input(p, c, R)``      ``(S,r,out) → (S,r,in)``   ``R_s ↦ R_s ∂F/∂x`` (Remark 4)
-``param_blocks(p, c, R)``        ``(S,r,out) → blocks``     ``B_s = R_s ∂F/∂w`` (SPEC §4)
+``param_blocks(p, c, R)``        ``(S,r,out) → blocks``     ``B_s = R_s ∂F/∂w`` (:ref:`math §4 <math-4>`)
 ``jacobian(params, x)``          dense, for tests           ``(S, out, in)``, ``(S, out, n_w)``
 ===============================  =========================  ===================================
 
@@ -105,13 +105,13 @@ class Module:
         """Pull an output factor back to the input: ``R_s ↦ R_s ∂F/∂x``, ``(S, r, in)``.
 
         With ``g = Rᵀ R`` on the output, the pulled-back metric on the input is
-        ``(R ∂F/∂x)ᵀ (R ∂F/∂x)`` (SPEC §4, Remark 4).
+        ``(R ∂F/∂x)ᵀ (R ∂F/∂x)`` (:ref:`math §4 <math-4>`, Remark 4).
         """
         R = spaces.check_point(R, self.out_space, "R", lead=2)
         return self._pullback_input(self.check_params(params), cache, R)
 
     def param_blocks(self, params, cache, R):
-        """Per-sample parameter blocks ``B_s = R_s ∂F/∂w`` as block objects (SPEC §4)."""
+        """Per-sample parameter blocks ``B_s = R_s ∂F/∂w`` as block objects (:ref:`math §4 <math-4>`)."""
         R = spaces.check_point(R, self.out_space, "R", lead=2)
         return self._param_blocks(self.check_params(params), cache, R)
 
@@ -124,7 +124,7 @@ class Module:
         """Reverse pass: ``(x̄, w̄ summed over the batch, multipliers)``.
 
         The multipliers are the cotangents ``λ`` at the output of every atomic module, in a
-        tree mirroring the module structure (SPEC §2).
+        tree mirroring the module structure (:ref:`math §2 <math-2>`).
         """
         ybar = spaces.check_point(ybar, self.out_space, "ybar")
         return self._backward(self.check_params(params), cache, ybar)

@@ -1,4 +1,4 @@
-"""The parameter block of a module: ``B_s = R_s ∂F/∂w`` and its metric algebra (SPEC §4,
+"""The parameter block of a module: ``B_s = R_s ∂F/∂w`` and its metric algebra (:ref:`math §4 <math-4>`,
 Remark 4).
 
 A block stands for the per-sample matrices ``B_s`` (``r × n``, ``s = 1..S``) of *one* module

@@ -1,11 +1,11 @@
-"""Sequential and parallel composition of modules (SPEC §5, paper Definitions 3–4).
+"""Sequential and parallel composition of modules (:ref:`math §5 <math-5>`, paper Definitions 3–4).
 
 A composite is a module again. Its parameters, multipliers and metric blocks are trees keyed by
 the children's names (``"0"``, ``"1"``, …), so each child's quantities stay where a reader looks
 for them. One rule passes everything down the tree:
 
 - **Sequential** ``F = F_L ∘ … ∘ F_1`` (needs ``Y_l = X_{l+1}``, checked at construction).
-  Forward runs the children in order; every reverse quantity — the cotangent ``λ`` (SPEC §2,
+  Forward runs the children in order; every reverse quantity — the cotangent ``λ`` (:ref:`math §2 <math-2>`,
   the chain rule ``λ_{l−1} = (∂f_l/∂x_{l−1})ᵀ λ_l``) and the metric factor ``R`` (Remark 4,
   ``R_{l−1} = R_l ∂f_l/∂x_{l−1}``) — runs them in reverse, and each child turns the ``λ`` or
   ``R`` at its own output into its parameter gradient or parameter block ``B_l = R_l ∂f_l/∂w_l``.

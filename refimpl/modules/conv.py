@@ -212,14 +212,14 @@ class Conv2d(Module):
 
 
 class ConvBlock(Block):
-    """Blocks of :class:`Conv2d`: ``B_s[j] = (R_s[j] U_s, R_s[j] 1)`` (SPEC §4, Remark 4).
+    """Blocks of :class:`Conv2d`: ``B_s[j] = (R_s[j] U_s, R_s[j] 1)`` (:ref:`math §4 <math-4>`, Remark 4).
 
     ``R_s[j]`` (``C_out × P``) is row ``j`` of the factor at the layer's output and ``U_s``
     (``P × K``) the sample's patches, so the weight part of row ``j`` is the ``C_out × K``
     matrix ``R_s[j] U_s`` (flattened in C order it is ``vec W``'s row of ``B_s``) and the bias
     part ``R_s[j] 1`` (``C_out``).
 
-    The inner matrix (SPEC §4) ``[B_s M⁻¹ B_tᵀ]_{(s,j),(t,i)}`` is, for a mass that is one
+    The inner matrix (:ref:`math §4 <math-4>`) ``[B_s M⁻¹ B_tᵀ]_{(s,j),(t,i)}`` is, for a mass that is one
     scalar on each leaf (``μ_W``, ``μ_b``),
 
         ⟨R_s[j] U_s, R_t[i] U_t⟩_F / μ_W + (R_s[j] 1)·(R_t[i] 1) / μ_b

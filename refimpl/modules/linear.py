@@ -1,4 +1,4 @@
-"""The linear module ``z = W a + b`` (SPEC §3, paper Example 1).
+"""The linear module ``z = W a + b`` (:ref:`math §3 <math-3>`, paper Example 1).
 
 Hand-derived derivatives, per sample (``W`` is ``m × n``, ``a ∈ R^n``, ``z ∈ R^m``):
 
@@ -11,7 +11,7 @@ Hand-derived derivatives, per sample (``W`` is ``m × n``, ``a ∈ R^n``, ``z �
   ``G[(p,q),(p',q')] = g[p,p'] a_q a_q'`` (``g ⊗ a aᵀ``), kept factorised in
   :class:`LinearBlock` (below), which owns the structured metric algebra of the layer: its
   inner matrix ``K = I + B̃ M⁻¹ B̃ᵀ`` is formed from ``R`` and the inputs without ever
-  forming ``B̃`` (SPEC §4);
+  forming ``B̃`` (:ref:`math §4 <math-4>`);
 - K-FAC factors          ``A = E[ã ãᵀ]`` (``ã = [a; 1]`` with a bias), ``G = E[RᵀR]``, with
   ``(1/S) Σ_s B_sᵀB_s ≈ G ⊗ A`` on ``[W | b]`` (exact for ``S = 1``).
 """
@@ -113,7 +113,7 @@ class Linear(Module):
 
 
 class LinearBlock(Block):
-    """Blocks of ``z = W a + b``: ``B_s[j] = (vec(R_s[j] a_sᵀ), R_s[j])`` (SPEC §3, §4).
+    """Blocks of ``z = W a + b``: ``B_s[j] = (vec(R_s[j] a_sᵀ), R_s[j])`` (:ref:`math §3 <math-3>`, §4).
 
     The inner matrix ``[B_s M⁻¹ B_tᵀ]_{(s,j),(t,i)}`` never needs ``B̃`` (``R_s[j]`` is the
     ``m``-vector of factor row ``j`` of sample ``s``, ``a_s`` the input, ``·`` a dot product):

@@ -1,4 +1,4 @@
-"""Ready-made networks built from the composition algebra (SPEC §5, Definitions 3–4)."""
+"""Ready-made networks built from the composition algebra (:ref:`math §5 <math-5>`, Definitions 3–4)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Pointwise nonlinearities ``z = σ(a)`` (SPEC §3, paper Example 2), on any array space
+"""Pointwise nonlinearities ``z = σ(a)`` (:ref:`math §3 <math-3>`, paper Example 2), on any array space
 (``R^d`` or an image space ``R^{C×H×W}``, :mod:`refimpl.spaces`).
 
 Jacobian ``diag(σ'(a))``; VJP ``ā = σ'(a) ⊙ z̄``; factor ``R ↦ R diag(σ'(a))``, so the

@@ -1,4 +1,4 @@
-"""Parameter-free wiring modules ("bonds"): copy, add, concatenate, pass through (SPEC §5).
+"""Parameter-free wiring modules ("bonds"): copy, add, concatenate, pass through (:ref:`math §5 <math-5>`).
 
 With :class:`~refimpl.modules.composition.Parallel` they express branching networks, e.g. a
 residual block ``x ↦ x + f(x)`` is ``Sequential(FanOut(d, 2), Parallel(f, Identity(d)),

@@ -1,7 +1,7 @@
 """K-FAC (Martens & Grosse 2015): Kronecker-factored approximate curvature, the
 natural-gradient approximation the paper positions the layerwise metric against.
 
-For a module with parameter blocks ``B_s = R_s ∂F/∂w`` (SPEC §4), the layer metric without
+For a module with parameter blocks ``B_s = R_s ∂F/∂w`` (:ref:`math §4 <math-4>`), the layer metric without
 mass, ``(1/S) Σ_s B_sᵀ B_s``, is replaced by a Kronecker product ``G ⊗ A`` whose factors the
 block supplies (:meth:`refimpl.modules.blocks.Block.kfac_factors`; for a linear module
 ``A = E[ã ãᵀ]``, ``ã = [a; 1]``, and ``G = E[RᵀR]``). The product acts on the module's

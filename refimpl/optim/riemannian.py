@@ -1,4 +1,4 @@
-"""Riemannian SGD with layerwise metrics (SPEC §6, paper Algorithm 1), and the network-scope
+"""Riemannian SGD with layerwise metrics (:ref:`math §6 <math-6>`, paper Algorithm 1), and the network-scope
 damped Gauss–Newton baseline.
 
 Per mini-batch: forward pass → multipliers ``λ_l`` (``∇R``) → factor pass ``R_l`` → per module

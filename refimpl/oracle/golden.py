@@ -17,9 +17,9 @@ Quantities (array name prefixes; ``<p>`` a parameter name, ``<m>`` a module path
 quantity            arrays                       value
 ==================  ===========================  =============================================
 ``loss``            ``loss``                     ``R = (1/S) Σ_s ℓ(y_s)``
-``gradients``       ``grads/<p>``                ``∇_w R`` (SPEC §2)
+``gradients``       ``grads/<p>``                ``∇_w R`` (:ref:`math §2 <math-2>`)
 ``multipliers``     ``multipliers/<m>``          ``λ_{m,s} = ∂ℓ_s/∂z_{m,s}``, ``(S, out_m)``
-``metric``          ``metric/<m>``               ``G_m`` dense, ``(n_m, n_m)`` (SPEC §4)
+``metric``          ``metric/<m>``               ``G_m`` dense, ``(n_m, n_m)`` (:ref:`math §4 <math-4>`)
 ``metric_network``  ``metric_network``           the whole ``G`` over all parameters
 ``solve``           ``solve/<m>``                ``G_m⁻¹ v_m`` for the stored ``v/<m>`` (eq. 2)
 ``update_layer``    ``update_layer/<p>``         ``−lr G⁻¹ ∇R``, ``G`` block-diagonal (eq. 3)

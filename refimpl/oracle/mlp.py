@@ -74,7 +74,7 @@ def prepare(params, X, targets, activation, loss):
 
 
 def mlp_gradients(params, X, targets, *, activation="tanh", loss="mse") -> dict:
-    """Loss, gradients and multipliers of an MLP by constrained backpropagation (SPEC §2).
+    """Loss, gradients and multipliers of an MLP by constrained backpropagation (:ref:`math §2 <math-2>`).
 
     Parameters
     ----------
@@ -143,7 +143,7 @@ def _metric_args(output_metric):
 def mlp_riemannian_step(params, X, targets, *, activation="tanh", loss="mse",
                         output_metric="identity", mass=1.0, lr=1.0, scope="layer",
                         method="auto", cg_rtol=1e-10):
-    """The Riemannian SGD update ``Δ = −lr · G⁻¹ ∇R`` (SPEC eq. 3, Algorithm 1).
+    """The Riemannian SGD update ``Δ = −lr · G⁻¹ ∇R`` (:ref:`eq. (3) <math-eq-3>`, Algorithm 1).
 
     ``G_l = M_l + (1/S) Σ_s J_{l,s}ᵀ g_out(y_s) J_{l,s}`` per layer (``scope="layer"``, the
     paper's block-diagonal metric) or one metric over all parameters (``scope="network"``,

@@ -63,7 +63,7 @@ SCOPES = ("layer", "network")
 
 
 def gradients(architecture, params, X, targets, *, loss="mse") -> dict:
-    """Loss, gradients and multipliers by constrained backpropagation (SPEC §2).
+    """Loss, gradients and multipliers by constrained backpropagation (:ref:`math §2 <math-2>`).
 
     Returns
     -------
@@ -81,7 +81,7 @@ def gradients(architecture, params, X, targets, *, loss="mse") -> dict:
 
 def riemannian_step(architecture, params, X, targets, *, loss="mse",
                     output_metric="identity", mass=1.0, lr=1.0, scope="layer") -> dict:
-    """The Riemannian SGD update ``Δ = −lr · G⁻¹ ∇R`` (SPEC eq. 3, Algorithm 1).
+    """The Riemannian SGD update ``Δ = −lr · G⁻¹ ∇R`` (:ref:`eq. (3) <math-eq-3>`, Algorithm 1).
 
     ``G_m = M_m + (1/S) Σ_s J_{m,s}ᵀ g_out(y_s) J_{m,s}`` per module that owns parameters
     (``scope="layer"``, the paper's block-diagonal metric) or one metric over all parameters

@@ -1,4 +1,4 @@
-"""Backpropagation as a constrained problem (SPEC §2): multipliers, gradients, KKT."""
+"""Backpropagation as a constrained problem (math §2): multipliers, gradients, KKT."""
 import numpy as np
 import pytest
 

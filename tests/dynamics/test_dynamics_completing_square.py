@@ -1,4 +1,4 @@
-"""The completing-the-square identity, term by term, on random paths (SPEC §1).
+"""The completing-the-square identity, term by term, on random paths (math §1).
 
 The algebraic identities (kinetic + potential = descent_square − cross = ascent_square + cross)
 hold node by node, so to rounding: 1e-12 relative. ``cross = f(x_T) − f(x_0)`` is the

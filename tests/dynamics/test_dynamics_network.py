@@ -1,4 +1,4 @@
-"""The action budget on a real network (SPEC §1 with the layerwise metric of §4).
+"""The action budget on a real network (math §1 with the layerwise metric of §4).
 
 Tolerances (float64):
 - the adapter: the oracle's ``mlp_riemannian_step`` (an independent entry point) equals

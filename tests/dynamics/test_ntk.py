@@ -1,4 +1,4 @@
-"""The generalized NTK Θ = J G⁻¹ Jᵀ (SPEC §7, paper eq. 4/11) against dense references.
+"""The generalized NTK Θ = J G⁻¹ Jᵀ (math §7, paper eq. 4/11) against dense references.
 
 Dense references: ``J`` from :meth:`Module.jacobian` (forward mode, one basis vector at a
 time), ``G`` from :meth:`BatchMetric.dense` or the oracle's :func:`mlp_metric_dense` (built
@@ -59,7 +59,7 @@ def test_woodbury_ntk_equals_dense_product(name, mass, scope, rng):
 @pytest.mark.parametrize("mass", ["1e-3", "1.0", "1e3", "tree"])
 @pytest.mark.parametrize("name", NETWORK_CASES)
 def test_metric_eigenvalues_at_least_the_smallest_mass(name, mass, rng):
-    # SPEC §7: the pull-back is PSD, so λ_min(G) ≥ μ = min M and ‖G⁻¹‖ ≤ 1/μ
+    # math §7: the pull-back is PSD, so λ_min(G) ≥ μ = min M and ‖G⁻¹‖ ≤ 1/μ
     model, params, X, T = instance(name, rng, n=7)
     mass = random_mass(mass, rng, params)
     mu = mass if not isinstance(mass, dict) else min(v.min() for v in tree.leaves(mass))
@@ -87,7 +87,7 @@ def test_metric_eigenvalues_oracle_dense_metric(mass, rng):
 
 @pytest.mark.parametrize("name", NETWORK_CASES)
 def test_output_flow_is_minus_theta_times_residual_over_n(name, rng):
-    # SPEC §7: Ẏ = J ẇ = −J G⁻¹ ∇R = −(1/n) Θ (Y − T) for MSE with the identity output metric
+    # math §7: Ẏ = J ẇ = −J G⁻¹ ∇R = −(1/n) Θ (Y − T) for MSE with the identity output metric
     model, params, X, T = instance(name, rng, n=6)
     metric = build_metric(model, params, X, T, mass=0.4)
     u, _ = metric.natural_gradient()

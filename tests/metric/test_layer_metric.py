@@ -1,4 +1,4 @@
-"""One block's metric G = M + B̃ᵀB̃ (SPEC §4): Woodbury (2) and push-through (3′) against a
+"""One block's metric G = M + B̃ᵀB̃ (math §4): Woodbury (2) and push-through (3′) against a
 dense solve, for every Gram-matrix formula (scalar, Kronecker and general diagonal mass,
 generic), with vectors outside the span of B̃ᵀ."""
 import numpy as np

@@ -1,4 +1,4 @@
-"""The mass value object (SPEC §4): parsed and validated once, scalar or per parameter, with
+"""The mass value object (math §4): parsed and validated once, scalar or per parameter, with
 the Kronecker structure of matrix leaves recognised at parse time."""
 import numpy as np
 import pytest

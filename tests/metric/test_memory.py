@@ -1,4 +1,4 @@
-"""Problems too big for a direct solve (SPEC §4, cost of eq. 2): estimates before any large
+"""Problems too big for a direct solve (math §4, cost of eq. 2): estimates before any large
 allocation, a clear error for a direct method that does not fit, and method="auto" taking
 conjugate gradients then — saying so."""
 import numpy as np

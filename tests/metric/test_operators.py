@@ -1,4 +1,4 @@
-"""G and G⁻¹ as scipy.sparse.linalg.LinearOperator (SPEC §4): against the dense matrix, and
+"""G and G⁻¹ as scipy.sparse.linalg.LinearOperator (math §4): against the dense matrix, and
 with SciPy's iterative tools."""
 import inspect
 

@@ -1,4 +1,4 @@
-"""Modules' metrics side by side on several cores (SPEC §6: the metric is block diagonal):
+"""Modules' metrics side by side on several cores (math §6: the metric is block diagonal):
 the same update as one after the other, the default thread rule, and the step prepared in
 the same task as each module's metric."""
 import numpy as np

@@ -1,4 +1,4 @@
-"""Mixed precision in a whole step (SPEC §4, solving K): inner systems of size ≥ MIXED_MIN
+"""Mixed precision in a whole step (math §4, solving K): inner systems of size ≥ MIXED_MIN
 factorised in float32 and refined in float64, reported as such, with the float64 step's
 accuracy. The threshold is lowered for the test (no 1024² matrices needed)."""
 import numpy as np

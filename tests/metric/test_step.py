@@ -1,4 +1,4 @@
-"""The step Δw = −η G⁻¹∇R of a whole module (SPEC §4, §6; eq. 3, 3′) against an explicit G
+"""The step Δw = −η G⁻¹∇R of a whole module (math §4, §6; eq. 3, 3′) against an explicit G
 from dense Jacobians, for both scopes, every output metric, composites and mass kinds; the
 limits with known answers; accuracy across masses within the conditioning bound."""
 import numpy as np

@@ -1,4 +1,4 @@
-"""The block protocol (refimpl.modules.blocks; SPEC §4): every block's structured operations
+"""The block protocol (refimpl.modules.blocks; math §4): every block's structured operations
 against its own materialised B̃ — the products, the inner matrix I + s·B M⁻¹ Bᵀ in both float
 types, its matrix-free product, its Kronecker form, the per-sample Grams — under every kind
 of mass; and the materialising defaults of a block given only by apply/apply_T."""

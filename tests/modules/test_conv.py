@@ -1,4 +1,4 @@
-"""Conv2d's definition and its metric block ``ConvBlock`` (SPEC §4): the structured products
+"""Conv2d's definition and its metric block ``ConvBlock`` (math §4): the structured products
 and both routes of the Gram against the dense metric built from per-sample Jacobians."""
 import numpy as np
 import pytest

@@ -1,7 +1,7 @@
 """Image modules (Conv2d, MaxPool2d, AvgPool2d, Flatten, Pointwise on images), three ways:
 exact adjointness of JVP and VJP, central finite differences, and dense Jacobians — each
 module's hand-written one (from the definition, index by index) against central differences
-and against the one assembled from its JVP (SPEC §3, §5)."""
+and against the one assembled from its JVP (math §3, §5)."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st

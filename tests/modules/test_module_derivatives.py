@@ -1,5 +1,5 @@
 """Every module's derivatives, three ways: exact adjointness of JVP and VJP, central finite
-differences, and the dense Jacobian (SPEC §3, §5)."""
+differences, and the dense Jacobian (math §3, §5)."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st

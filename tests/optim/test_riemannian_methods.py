@@ -1,5 +1,5 @@
 """RiemannianSGD's configuration is validated once, at construction, and every solver path of
-the metric is reachable from it (SPEC §6): conjugate gradients give the direct step to the
+the metric is reachable from it (math §6): conjugate gradients give the direct step to the
 conditioning bound, with their iterations in the diagnostics."""
 import numpy as np
 import pytest
