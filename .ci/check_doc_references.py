@@ -16,7 +16,7 @@ DOCUMENTS = ["README.md", "benchmarks/README.md", "refimpl/oracle/golden_set/REA
              *sorted(str(p) for p in Path("docs").glob("*.md"))]
 # A repository path: a top-level folder, then a file name with an extension we ship.
 PATH = re.compile(r"\b(?:tests|refimpl|benchmarks|examples|docs|\.ci)/[A-Za-z0-9_./-]*"
-                  r"\.(?:py|rst|md|json|jsonl|toml|txt)\b")
+                  r"\.(?:py|rst|md|json|jsonl|toml|txt)(?:\.gz)?\b")
 NAME = re.compile(r"\brefimpl(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
