@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from conditioning import cond, metric_condition, solve_tol
+from scale_atom import Scale
 from refimpl import tree
 from refimpl.metric import build_metric
-from refimpl.modules import Linear, Module, Sequential, mlp
+from refimpl.modules import Linear, Sequential, mlp
 from refimpl.modules.blocks import Block, DenseBlock
 from refimpl.optim import KFAC, make_optimizer
 
@@ -67,42 +68,10 @@ def test_a_block_without_kronecker_factors_is_a_clear_error():
     assert Block.kfac_factors is DenseBlock.kfac_factors
 
 
-class _Scale(Module):
-    """A test-only atom ``z = w ⊙ x`` whose block is dense (no Kronecker factors)."""
-
-    def __init__(self, n):
-        self.in_space = self.out_space = n
-
-    def param_shapes(self):
-        return {"w": (self.in_space,)}
-
-    def _init(self, rng):
-        return {"w": np.ones(self.in_space)}
-
-    def _forward(self, params, x):
-        return x * params["w"], x
-
-    def _jvp(self, params, x, dx, dparams):
-        out = np.zeros_like(x)
-        if dx is not None:
-            out += dx * params["w"]
-        if dparams is not None:
-            out += x * dparams["w"]
-        return out
-
-    def _pullback_input(self, params, x, R):
-        return R * params["w"]
-
-    def _vjp_params(self, params, x, zbar):
-        return {"w": np.sum(zbar * x, axis=0)}
-
-    def _param_blocks(self, params, x, R):
-        return DenseBlock(R * x[:, None, :], {"w": (self.in_space,)})
-
-
 def test_kfac_on_a_module_without_factors_fails_at_construction():
-    model = Sequential(Linear(3, 2), _Scale(2))
-    with pytest.raises(NotImplementedError, match="_Scale|DenseBlock"):
+    """The test-only Scale atom's block is matrix-free: no Kronecker factors."""
+    model = Sequential(Linear(3, 2), Scale(2))
+    with pytest.raises(NotImplementedError, match="Scale"):
         KFAC(model, "mse")
 
 
