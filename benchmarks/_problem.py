@@ -6,6 +6,7 @@ metric (``F = I``, so ``r = k``), a scalar mass ``μ``.
 """
 from __future__ import annotations
 
+import os
 import time
 from collections import OrderedDict
 
@@ -162,3 +163,11 @@ def structured_flops(widths, S: int, r: int | None = None,
         add("diagnostic residual (B u, Bᵀ B u)", 2 * (2 * S * m * n)
             + (4 * S * r * m if l < L - 1 else 0))
     return f
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages, rounded (``None`` where the OS has none)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _problem import load_average
 from refimpl.data import load_dataset
 from refimpl.modules import mlp
 from refimpl.optim import make_optimizer
@@ -98,7 +99,7 @@ def run_row(key, data, model, seed) -> dict:
             "speedup": med["float64"] / med["float32"],
             "test_accuracy_by_epoch": acc,
             "final_test_accuracy": {d: a[-1] for d, a in acc.items()},
-            "largest_accuracy_gap": curve_gap, "load": _load()}
+            "largest_accuracy_gap": curve_gap, "load": load_average()}
 
 
 def report(record) -> str:
@@ -141,7 +142,7 @@ def main(argv=None) -> int:
     model = mlp([data.n_features, *WIDTHS, data.n_classes], "tanh")
     record = {"setup": {"model": f"784-{'-'.join(map(str, WIDTHS))}-10 tanh",
                         "threads": args.threads, "cpu_count": os.cpu_count(),
-                        "load_average_start": _load(), "numpy": np.__version__},
+                        "load_average_start": load_average(), "numpy": np.__version__},
               "results": []}
     for seed in (int(s) for s in args.seeds.split(",")):
         for k in keys:
@@ -150,19 +151,12 @@ def main(argv=None) -> int:
             print(f"[seed {seed}] {k}: {r['steps_per_second']['float64']:.2f} / "
                   f"{r['steps_per_second']['float32']:.2f} steps/s, accuracy "
                   f"{r['final_test_accuracy']}", file=sys.stderr, flush=True)
-    record["setup"]["load_average_end"] = _load()
+    record["setup"]["load_average_end"] = load_average()
     text = report(record)
     record["report"] = text
     print(text)
     Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
     return 0
-
-
-def _load():
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _problem import load_average
 from refimpl.data import load_dataset
 from refimpl.data.datasets import default_directory
 from refimpl.losses import get_loss
@@ -299,7 +300,7 @@ def main(argv=None) -> int:
                         "batch": BATCH, "seeds": seeds, "targets": TARGETS,
                         "eval_every": EVAL_EVERY, "cpu_count": os.cpu_count(),
                         "threads": args.threads,
-                        "load_average_start": _load(), "numpy": np.__version__,
+                        "load_average_start": load_average(), "numpy": np.__version__,
                         "torch": torch_version, "python": platform.python_version()},
               "entries": {k: ENTRIES[k].title for k in keys}, "results": {}}
     warm_up_numba()
@@ -320,7 +321,7 @@ def main(argv=None) -> int:
                     r = run_refimpl(e, data, params0, batches, target, every, model,
                                     threads=args.threads)
                 r["seed"] = seed
-                r["load"] = _load()
+                r["load"] = load_average()
                 res[k].append(r)
                 secs = "-" if r["seconds"] is None else f"{r['seconds']:.2f}"
                 print(f"[{name} seed {seed}] {k}: {r['status']} "
@@ -329,7 +330,7 @@ def main(argv=None) -> int:
                          f"rejected {r.get('rejected')}, retries {r.get('retries')})"
                          if "mass_last" in r else ""),
                       file=sys.stderr, flush=True)
-    record["setup"]["load_average_end"] = _load()
+    record["setup"]["load_average_end"] = load_average()
     record["setup"]["total_seconds"] = time.perf_counter() - t_start
     text = report(record)
     print(text)
@@ -376,13 +377,6 @@ def report(record) -> str:
 def _median(xs):
     xs = [x for x in xs if x is not None]
     return float(np.median(xs)) if xs else None
-
-
-def _load():
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
 
 if __name__ == "__main__":
