@@ -155,8 +155,10 @@ def fill_tree(template: dict, flat: dict, what: str) -> dict:
         if np.shape(flat[path]) != np.shape(leaf):
             raise ValueError(f"checkpoint {what} entry {path!r} has shape "
                              f"{np.shape(flat[path])}, expected {np.shape(leaf)}")
-    return tree.from_paths(template, {p: np.array(flat[p], dtype=np.result_type(leaf, np.float32))
-                                      for p, leaf in want.items()})
+    # the leaf's dtype, not its value: NumPy 1.x would cast a 0-d float64 (a damping μ) to
+    # float32 by value
+    dtypes = {p: np.result_type(np.asarray(leaf).dtype, np.float32) for p, leaf in want.items()}
+    return tree.from_paths(template, {p: np.array(flat[p], dtype=dtypes[p]) for p in want})
 
 
 def _write_atomic(target: Path, write) -> None:

@@ -17,7 +17,7 @@ from refimpl.modules import Module
 draws = st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31 - 1))
 
 
-def setup(name, draw):
+def make_case(name, draw):
     """(rng, module, params, x) for one case; ``draw = (S, r, seed)``.
 
     Inputs are distinct values at least 0.05 apart (a shuffled grid plus small noise), kept
@@ -37,18 +37,18 @@ def setup(name, draw):
 @pytest.mark.parametrize("name", list(IMAGE_CASES))
 @given(draw=draws)
 def test_adjoint_vjp_jvp(name, draw):
-    check_adjoint(*setup(name, draw))
+    check_adjoint(*make_case(name, draw))
 
 
 @pytest.mark.parametrize("name", list(IMAGE_CASES))
 @given(draw=draws)
 def test_jvp_matches_central_differences(name, draw):
-    check_jvp_against_central_differences(*setup(name, draw))
+    check_jvp_against_central_differences(*make_case(name, draw))
 
 
 @pytest.mark.parametrize("name", list(IMAGE_CASES))
 def test_dense_jacobian_matches_central_differences_and_the_jvp(name):
-    rng, m, params, x = setup(name, (2, 1, 11))
+    rng, m, params, x = make_case(name, (2, 1, 11))
     S, n_in = x.shape[0], spaces.dim(m.in_space)
     Jx, Jw = m.jacobian(params, x)
     Jx_jvp, Jw_jvp = Module._jacobian(m, params, x)       # assembled from the JVP
@@ -65,7 +65,7 @@ def test_dense_jacobian_matches_central_differences_and_the_jvp(name):
 def test_factor_pullbacks_match_dense_jacobian(name, draw):
     """R of shape (S, r, C, H, W)."""
     S, r, _ = draw
-    rng, m, params, x = setup(name, draw)
+    rng, m, params, x = make_case(name, draw)
     R = rng.standard_normal((S, r) + spaces.point_shape(m.out_space))
     assert m.pullback_input(params, m.forward(params, x)[1], R).shape == \
         (S, r) + spaces.point_shape(m.in_space)
@@ -74,5 +74,5 @@ def test_factor_pullbacks_match_dense_jacobian(name, draw):
 
 @pytest.mark.parametrize("name", list(IMAGE_CASES))
 def test_forward_is_pure(name):
-    _, m, params, x = setup(name, (2, 1, 3))
-    check_forward_is_pure(m, params, x, setup(name, (2, 1, 4))[3])
+    _, m, params, x = make_case(name, (2, 1, 3))
+    check_forward_is_pure(m, params, x, make_case(name, (2, 1, 4))[3])
