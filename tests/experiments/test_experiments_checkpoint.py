@@ -119,3 +119,15 @@ def test_a_checkpoint_of_the_previous_format_is_refused_clearly(tmp_path):
     with pytest.raises(ValueError, match="unknown checkpoint format 'refimpl-checkpoint/1'.*"
                                          "start afresh with --overwrite"):
         load_checkpoint(tmp_path)
+
+
+def test_fill_tree_keeps_each_leafs_float_type_whatever_its_value():
+    """A 0-d float64 leaf (a damping μ) stays float64 exactly; NumPy 1.x's value-based casting
+    of ``result_type(leaf, float32)`` would round it to float32."""
+    template = {"mu": np.array(0.1), "w": np.zeros(3, np.float32), "v": np.zeros(2)}
+    mu = 0.1 + 2.0 ** -40                       # not representable in float32
+    flat = {"mu": np.array(mu), "w": np.array([1.0, 2.0, 3.0]), "v": np.array([mu, -mu])}
+    got = ckpt.fill_tree(template, flat, "slots")
+    assert got["mu"].dtype == np.float64 and float(got["mu"]) == mu
+    assert got["w"].dtype == np.float32 and got["v"].dtype == np.float64
+    assert np.array_equal(got["v"], [mu, -mu])
