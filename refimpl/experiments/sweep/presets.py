@@ -5,8 +5,9 @@ its extra hyperparameters — the mass ``μ`` (the diagonal ``M_l = μ I``, the 
 regularisation) and the output metric — and how they interact with the learning rate and
 the batch size, beside SGD, Adam and the network-scope damped Gauss–Newton method. Same data
 and model as ``refimpl reproduce`` (the shipped MNIST subset, MLP 784-256-256-10 tanh), three
-seeds per point, 285 runs: about 4,000 worker-seconds, 33 minutes on this project's 2-core
-machine (measured; the results and their reading are in ``docs/sweep.md``).
+seeds per point, 285 runs: 1,700 worker-seconds, 14 minutes on an idle 2-core machine
+(measured; 33 minutes on a slower one; the results and their reading are in
+``docs/sweep.md``).
 """
 from __future__ import annotations
 
