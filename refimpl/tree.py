@@ -53,20 +53,23 @@ def from_paths(like: Tree, parts: dict) -> Tree:
             raise ValueError(f"the whole tree ('') and other paths {sorted(parts)} overlap")
         return parts[""]
 
-    def build(node, prefix):
-        if not isinstance(node, dict):
-            raise ValueError(f"no part covers the leaf {prefix.rstrip('/')!r}")
-        out = {}
-        for key, child in node.items():
-            path = prefix + key
-            out[key] = parts[path] if path in parts else build(child, path + "/")
-        return out
-
-    out = build(like, "")
+    out = _build_from_parts(like, "", parts)
     placed = {p for p in parts if _has_path(like, p)}
     if placed != set(parts):
         raise ValueError(f"paths {sorted(set(parts) - placed)} are not in the tree "
                          f"{describe(like)}")
+    return out
+
+
+def _build_from_parts(node, prefix, parts):
+    # a module-level recursion: a nested function that calls itself is a reference cycle,
+    # which would keep ``parts`` (the arrays) alive until the cyclic garbage collector runs
+    if not isinstance(node, dict):
+        raise ValueError(f"no part covers the leaf {prefix.rstrip('/')!r}")
+    out = {}
+    for key, child in node.items():
+        path = prefix + key
+        out[key] = parts[path] if path in parts else _build_from_parts(child, path + "/", parts)
     return out
 
 

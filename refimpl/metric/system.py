@@ -162,21 +162,15 @@ class MetricSystem:
                 return KroneckerInner(*kron)            # scale = 1/S
         q = self.S * self.r
         if use_mixed(q, precision) and all(b.dtype == np.float64 for b in blocks):
-            return RefinedCholeskyInner(self._inner_matrix(scale, np.float32),
+            # the callables kept by the inner solver hold the blocks, never ``self``: a cycle
+            # through ``self.inner`` would keep the blocks' arrays (hundreds of MB on a CNN)
+            # alive after the step until the cyclic garbage collector happens to run
+            return RefinedCholeskyInner(_inner_matrix(blocks, masses, scale, np.float32),
                                         self._inner_matvec(scale),
-                                        lambda: self._inner_matrix(scale, np.float64))
-        return CholeskyInner(self._inner_matrix(scale, blocks[0].dtype), overwrite=True)
-
-    def _inner_matrix(self, scale, dtype):
-        """``K = Σ_b K_b − (L − 1) I``, lower triangle (what a Cholesky factorisation reads)."""
-        K = self.blocks[0].inner_matrix(self.masses[0], scale, dtype)
-        if len(self.blocks) > 1:
-            lower = np.tri(K.shape[0], dtype=bool)
-            for b, m in zip(self.blocks[1:], self.masses[1:]):
-                Kb = b.inner_matrix(m, scale, dtype)
-                Kb[np.diag_indices(K.shape[0])] -= 1.0
-                np.add(K, Kb, out=K, where=lower)
-        return K
+                                        lambda: _inner_matrix(blocks, masses, scale,
+                                                              np.float64))
+        return CholeskyInner(_inner_matrix(blocks, masses, scale, blocks[0].dtype),
+                             overwrite=True)
 
     def _inner_matvec(self, scale):
         """``x ↦ K x = Σ_b K_b x − (L − 1) x`` without forming ``K``."""
@@ -193,7 +187,8 @@ class MetricSystem:
         L = np.linalg.cholesky(D)                          # (S, r, r), SPD: D ⪰ I
         Linv = np.linalg.inv(L)
         P = np.swapaxes(Linv, 1, 2) @ Linv                 # D_s⁻¹ per sample
-        return lambda res: np.einsum("sij,sj->si", P, res.reshape(self.S, self.r)).ravel()
+        shape = (self.S, self.r)                           # not self: see _woodbury_inner
+        return lambda res: np.einsum("sij,sj->si", P, res.reshape(shape)).ravel()
 
     def _primal_solve(self, parts):
         flat = np.concatenate([tree.flatten(parts[p]) for p in self.paths])
@@ -206,3 +201,15 @@ class MetricSystem:
     def __repr__(self):
         return (f"{type(self).__name__}(n={self.n}, S·r={self.S * self.r}, "
                 f"method={self.method!r}, formula={self.formula!r})")
+
+
+def _inner_matrix(blocks, masses, scale, dtype):
+    """``K = Σ_b K_b − (L − 1) I``, lower triangle (what a Cholesky factorisation reads)."""
+    K = blocks[0].inner_matrix(masses[0], scale, dtype)
+    if len(blocks) > 1:
+        lower = np.tri(K.shape[0], dtype=bool)
+        for b, m in zip(blocks[1:], masses[1:]):
+            Kb = b.inner_matrix(m, scale, dtype)
+            Kb[np.diag_indices(K.shape[0])] -= 1.0
+            np.add(K, Kb, out=K, where=lower)
+    return K
