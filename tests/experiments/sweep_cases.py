@@ -53,10 +53,8 @@ epochs = 1
 [optimizers.grid]
 lr = [1e-3, 3e-3, 1e-2]
 '''
-"""One run of 1,800 steps and three of 3. The long run takes several seconds even on a fast
-machine (0.6 s a run of 180 steps was measured on one), so that a worker can be killed, and
-Ctrl-C pressed, while it is still going: the sweep's wait for its futures notices SIGINT only
-between polls."""
+"""One run of 1,800 steps and three of 3: the long run takes several seconds even on a fast
+machine, so that a worker can be killed, and Ctrl-C pressed, while it is still going."""
 
 BAD_SPECS = [
     # (spec text, the start of the field path the one-line error names)

@@ -138,11 +138,18 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_finished_runs(client, tmp_path, caps
             time.sleep(0.02)
         os.kill(os.getpid(), signal.SIGINT)
 
+    # Python's own SIGINT handler for the test: a process started in the background of a
+    # non-interactive shell (`nohup sh -c '…' &`) inherits SIGINT ignored, and the sweep
+    # would never see the key press
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     helper = threading.Thread(target=press_ctrl_c)
     helper.start()
-    code = main(["sweep", str(spec), "--out", str(out), "--scheduler",
-                 client.scheduler.address])
-    helper.join()
+    try:
+        code = main(["sweep", str(spec), "--out", str(out), "--scheduler",
+                     client.scheduler.address])
+    finally:
+        helper.join()
+        signal.signal(signal.SIGINT, previous)
     err = capsys.readouterr().err
     assert code == 130 and "Traceback" not in err
     assert "run the same command again to continue" in err
