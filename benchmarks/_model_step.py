@@ -42,6 +42,7 @@ class ModelStepRiemannianSGD(RiemannianSGD):
     def _direction(self, state, X, targets):
         curv = curvature(self.model, state.params, X, targets, self.loss, self.output_metric,
                          blocks=self.blocks, threads=1, metric_batch=self.metric_batch)
+        # a second forward pass, for its caches: Curvature keeps none (an experiment's cost)
         states, caches = forward_pass(self.model, state.params, X)
         y = states[-1]
         F = self.loss._hessian_factor(y, targets)                 # H_s = F_s F_sᵀ

@@ -37,7 +37,6 @@ from refimpl.experiments import TrainConfig, train, training
 from refimpl.optim import DivergenceError
 
 EVAL_EVERY = 7
-STEPS_PER_EPOCH = 31            # 4,000 samples, batch 128, the short batch dropped
 
 ROWS = {
     "gn-adaptive": ("Riemannian SGD, Gauss–Newton, adaptive μ from 0.01 (reject, 4 retries)",
@@ -99,7 +98,10 @@ def run(key: str, seed: int, epochs: int, floor: float) -> dict:
             diverged = True
         evals = [json.loads(line) for line in open(Path(out) / "evals.jsonl")]
         steps = [json.loads(line) for line in open(Path(out) / "steps.jsonl")]
-    after = [e for e in evals if e["step"] >= STEPS_PER_EPOCH]
+        epochs = [json.loads(line) for line in open(Path(out) / "epochs.jsonl")]
+    # the step that ended epoch 1 (none if the run diverged before it)
+    end_1 = next((r["step"] for r in epochs if r["epoch"] == 1), None)
+    after = [] if end_1 is None else [e for e in evals if e["step"] >= end_1]
     lowest = min(after, key=lambda e: e["test_accuracy"]) if after else None
     # the first evaluation from which every later one is at or above the floor
     holds = None
@@ -109,7 +111,7 @@ def run(key: str, seed: int, epochs: int, floor: float) -> dict:
             break
     row = {"key": key, "title": title, "seed": seed, "diverged": diverged,
            "at_epoch_1": next((e["test_accuracy"] for e in evals
-                               if e["step"] == STEPS_PER_EPOCH), None),
+                               if end_1 is not None and e["step"] == end_1), None),
            "lowest_after_epoch_1": None if lowest is None else lowest["test_accuracy"],
            "lowest_at_epoch": None if lowest is None else lowest["epoch"],
            "floor_holds_from_epoch": holds, "final": evals[-1]["test_accuracy"],
