@@ -102,6 +102,24 @@ ENTRIES = {
                                     "riemannian", {"lr": 1.0, "mass": 0.01,
                                                    "output_metric": "gauss-newton",
                                                    "damping": "adaptive-reject"}),
+    "riemannian-gn-od0.3": Entry(
+        "Riemannian SGD, Gauss–Newton + 0.3 I, μ 0.01 (exact)", "riemannian",
+        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 0.3}),
+    "riemannian-gn-od0.3-f32": Entry(
+        "Riemannian SGD, Gauss–Newton + 0.3 I, μ 0.01 (exact; float32)", "riemannian",
+        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 0.3,
+         "dtype": "float32"}),
+    "riemannian-gn-od0.3-adaptive": Entry(
+        "Riemannian SGD, Gauss–Newton + 0.3 I, adaptive μ from 0.01", "riemannian",
+        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 0.3,
+         "damping": "adaptive-reject"}),
+    "riemannian-gn-od1": Entry(
+        "Riemannian SGD, Gauss–Newton + 1 I, μ 0.01 (exact)", "riemannian",
+        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 1.0}),
+    "riemannian-gn-od1-f32": Entry(
+        "Riemannian SGD, Gauss–Newton + 1 I, μ 0.01 (exact; float32)", "riemannian",
+        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 1.0,
+         "dtype": "float32"}),
     "gauss-newton": Entry("Gauss–Newton (network), μ 1 (exact)", "gauss-newton",
                           {"lr": 1.0, "mass": 1.0}),
     "gauss-newton-adaptive": Entry("Gauss–Newton (network), adaptive μ from 0.01",

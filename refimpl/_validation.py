@@ -213,6 +213,16 @@ def as_positive_float(value, name: str) -> float:
     return value
 
 
+def as_nonnegative_float(value, name: str) -> float:
+    """A finite real scalar ``≥ 0`` (:func:`as_real_scalar`'s types)."""
+    if not is_real_scalar(value) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a non-negative real number, got {value!r}")
+    value = as_real_scalar(value, name)
+    if not np.isfinite(value) or value < 0.0:
+        raise ValueError(f"{name} must be finite and ≥ 0, got {value!r}")
+    return value
+
+
 def as_labels(value, name: str, *, n_samples: int, n_classes: int) -> np.ndarray:
     """Integer class labels of shape ``(n_samples,)`` in ``[0, n_classes)``."""
     arr = np.asarray(value)

@@ -107,6 +107,8 @@ def test_solver_and_memory_errors_are_one_line(error, words, tmp_path, monkeypat
 @pytest.mark.parametrize("argv, message", [
     (["train", "--lr", "-1"], "argument --lr: must be a finite number > 0, got '-1'"),
     (["train", "--mass", "nan"], "argument --mass: must be a finite number > 0"),
+    (["train", "--output-damping", "-0.1"],
+     "argument --output-damping: must be a finite number >= 0, got '-0.1'"),
     (["train", "--batch-size", "0"], "argument --batch-size: must be a positive integer"),
     (["train", "--seed", "-2"], "argument --seed: must be a non-negative integer"),
     (["reproduce", "--epochs", "1.5"], "argument --epochs: must be a positive integer"),

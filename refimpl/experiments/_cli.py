@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import nonnegative_int, positive_float, positive_int
+from ..cli import nonnegative_float, nonnegative_int, positive_float, positive_int
 from ..data import NAMES as DATASETS
 from ..losses import OUTPUT_METRICS
 from ..optim import OPTIMIZERS
@@ -30,8 +30,9 @@ def register(subparsers) -> None:
 
 # -- refimpl train -------------------------------------------------------------------------
 _TRAIN_OPTIONS = ("dataset", "data_dir", "model", "widths", "activation", "optimizer",
-                  "output_metric", "mass", "damping", "metric_batch", "dtype", "lr", "batch_size",
-                  "epochs", "drop_last", "seed", "max_loss_factor", "eval_every")
+                  "output_metric", "output_damping", "mass", "damping", "metric_batch", "dtype",
+                  "lr", "batch_size", "epochs", "drop_last", "seed", "max_loss_factor",
+                  "eval_every")
 
 
 def _add_train(subparsers) -> None:
@@ -68,6 +69,9 @@ def _add_train(subparsers) -> None:
     p.add_argument("--output-metric", choices=OUTPUT_METRICS,
                    help=f"output metric of {' / '.join(METRIC_OPTIMIZERS)} (default: "
                         f"{per_optimizer['output_metric']})")
+    p.add_argument("--output-damping", type=nonnegative_float, metavar="TAU",
+                   help=f"{' / '.join(METRIC_OPTIMIZERS)}: add TAU times the identity to the "
+                   "output metric (damps the change of the outputs; default 0)")
     p.add_argument("--mass", type=positive_float, help=f"mass mu of "
                    f"{' / '.join(METRIC_OPTIMIZERS)} (default: {per_optimizer['mass']})")
     p.add_argument("--damping", choices=("fixed", "adaptive", "adaptive-reject"),

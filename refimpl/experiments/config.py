@@ -30,6 +30,12 @@ DAMPING_RULES = ("fixed", "adaptive", "adaptive-reject")
 DTYPES = ("float64", "float32")
 """The float types a training step may run in (``float32``: :mod:`refimpl.optim.base`)."""
 
+OMITTED_AT_DEFAULT = ("output_damping",)
+"""Fields added after configurations were first stored: :meth:`TrainConfig.to_dict` leaves
+them out while ``None``, so that a configuration that does not use them has the dict (and the
+sweep run key, a hash of it; :mod:`refimpl.experiments.sweep.plan`) it had before they
+existed, and stored results and checkpoints keep matching."""
+
 DEFAULT_HYPER = {
     "sgd": {"lr": 0.2},
     "momentum": {"lr": 0.02},
@@ -89,6 +95,9 @@ class TrainConfig:
     damping : {'fixed', 'adaptive', 'adaptive-reject'}, optional
         How ``riemannian`` / ``gauss-newton`` treat ``mass``: kept (``None``, ``'fixed'``), or
         the initial ``μ`` of the Levenberg–Marquardt rule (:mod:`refimpl.optim.damping`).
+    output_damping : float, optional
+        ``riemannian`` / ``gauss-newton``: ``τ ≥ 0``, build the metric with the output metric
+        plus ``τ I`` (:class:`~refimpl.losses.DampedOutputMetric`); ``None``: none (``0``).
     metric_batch : int, optional
         ``riemannian`` / ``gauss-newton``: build the metric from this many of each batch's
         samples (subsampled curvature); ``None``: all.
@@ -138,6 +147,7 @@ class TrainConfig:
     mass: float | None = None
     output_metric: str | None = None
     damping: str | None = None
+    output_damping: float | None = None
     metric_batch: int | None = None
     dtype: str = "float64"
     batch_size: int = 128
@@ -171,7 +181,8 @@ class TrainConfig:
         _positive_float(self.max_loss_factor, "max_loss_factor")
         defaults = default_hyper(self.model, self.optimizer)
         if self.optimizer not in METRIC_OPTIMIZERS:
-            for name in ("mass", "output_metric", "damping", "metric_batch"):
+            for name in ("mass", "output_metric", "output_damping", "damping",
+                         "metric_batch"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} applies to the optimizers "
                                      f"{' and '.join(METRIC_OPTIMIZERS)} only, not to "
@@ -185,6 +196,8 @@ class TrainConfig:
             _choice(self.output_metric, "output_metric", OUTPUT_METRICS)
             if self.damping is not None:
                 _choice(self.damping, "damping", DAMPING_RULES)
+            if self.output_damping is not None:
+                _nonnegative_float(self.output_damping, "output_damping")
             if self.metric_batch is not None:
                 _positive_int(self.metric_batch, "metric_batch")
 
@@ -193,15 +206,21 @@ class TrainConfig:
         precision = {} if self.dtype == "float64" else {"dtype": self.dtype}
         if self.optimizer in METRIC_OPTIMIZERS:
             return {"lr": self.lr, "mass": self.mass, "output_metric": self.output_metric} \
+                | ({} if self.output_damping is None
+                   else {"output_damping": self.output_damping}) \
                 | ({} if self.damping is None else {"damping": self.damping}) \
                 | ({} if self.metric_batch is None else {"metric_batch": self.metric_batch}) \
                 | precision
         return {"lr": self.lr} | precision  # momentum's beta, Adam's betas: the defaults
 
     def to_dict(self) -> dict:
-        """A JSON-able dict (``widths`` as a list); :meth:`from_dict` inverts it."""
+        """A JSON-able dict (``widths`` as a list); :meth:`from_dict` inverts it. Fields of
+        :data:`OMITTED_AT_DEFAULT` are left out while ``None``."""
         d = dataclasses.asdict(self)
         d["widths"] = list(self.widths)
+        for name in OMITTED_AT_DEFAULT:
+            if d[name] is None:
+                del d[name]
         return d
 
     @classmethod
@@ -234,6 +253,12 @@ def _positive_int(value, name):
 def _nonnegative_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def _nonnegative_float(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not value >= 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
 
 
 def _positive_float(value, name):

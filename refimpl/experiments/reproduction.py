@@ -87,6 +87,10 @@ PLAN = {
         "Riemannian SGD, Gauss-Newton output metric, adaptive damping", "riemannian",
         {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton",
          "damping": "adaptive-reject"}, epochs=8),
+    "riemannian-gauss-newton-output-damped": Run(
+        "Riemannian SGD, Gauss-Newton output metric + I, adaptive damping", "riemannian",
+        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 1.0,
+         "damping": "adaptive-reject"}, epochs=4),
     "riemannian-identity-float32": Run(
         "Riemannian SGD, identity output metric, float32", "riemannian",
         dict(DEFAULT_HYPER["riemannian"], dtype="float32"), epochs=2),

@@ -3,8 +3,8 @@ from .._validation import check_choice
 from .base import Loss
 from .cross_entropy import CrossEntropy, log_softmax
 from .mse import MSE
-from .output_metrics import (ConstantOutputMetric, GaussNewtonMetric, IdentityMetric,
-                             OutputMetric)
+from .output_metrics import (ConstantOutputMetric, DampedOutputMetric, GaussNewtonMetric,
+                             IdentityMetric, OutputMetric)
 
 LOSSES = {"mse": MSE, "cross_entropy": CrossEntropy}
 OUTPUT_METRICS = ("identity", "gauss-newton")
@@ -28,4 +28,5 @@ def get_output_metric(metric) -> OutputMetric:
 
 
 __all__ = ["Loss", "MSE", "CrossEntropy", "log_softmax", "OutputMetric", "IdentityMetric",
-           "GaussNewtonMetric", "ConstantOutputMetric", "get_loss", "get_output_metric", "LOSSES"]
+           "GaussNewtonMetric", "ConstantOutputMetric", "DampedOutputMetric", "get_loss",
+           "get_output_metric", "LOSSES"]

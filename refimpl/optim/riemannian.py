@@ -17,10 +17,10 @@ import numpy as np
 
 from .. import spaces
 from .._threads import single_threaded_blas
-from .._validation import as_positive_float, check_choice
+from .._validation import as_nonnegative_float, as_positive_float, check_choice
 from ..linalg import CG_RTOL
 from ..linalg.refined import PRECISIONS
-from ..losses import get_output_metric
+from ..losses import DampedOutputMetric, get_output_metric
 from ..metric import Mass
 from ..metric.batch import SCOPES
 from ..metric.build import BLOCKS, check_metric_batch, curvature
@@ -48,6 +48,10 @@ class RiemannianSGD(Optimizer):
     mass : float, dict or Mass
         ``μ > 0`` or a tree of positive arrays like the parameters (the diagonal ``M_l``).
     output_metric : "identity", "gauss-newton", a ``(k, k)`` SPD matrix, or an OutputMetric
+    output_damping : float
+        ``τ ≥ 0``: the metric is built with ``g_out + τ I`` in place of ``g_out``
+        (:class:`~refimpl.losses.DampedOutputMetric`, output damping), which adds ``τ`` times
+        the identity output metric's pull-back to every ``G_l``. ``0`` (default): none.
     scope : {"layer", "network"}
         ``"layer"``: the paper's block-diagonal metric; ``"network"``: one metric over all
         parameters (damped Gauss–Newton / Levenberg–Marquardt).
@@ -80,12 +84,15 @@ class RiemannianSGD(Optimizer):
     name = "riemannian"
 
     def __init__(self, model, loss="mse", *, lr: float = 1.0, mass=1.0,
-                 output_metric="identity", scope: str = "layer", method: str = "auto",
-                 blocks: str = "structured", precision: str = "auto", threads=None,
-                 cg_rtol=None, memory=None, damping=None, metric_batch=None,
+                 output_metric="identity", output_damping: float = 0.0, scope: str = "layer",
+                 method: str = "auto", blocks: str = "structured", precision: str = "auto",
+                 threads=None, cg_rtol=None, memory=None, damping=None, metric_batch=None,
                  dtype=np.float64):
         super().__init__(model, loss, lr=lr, dtype=dtype)
         self.output_metric = get_output_metric(output_metric)
+        self.output_damping = as_nonnegative_float(output_damping, "output_damping")
+        if self.output_damping > 0:
+            self.output_metric = DampedOutputMetric(self.output_metric, self.output_damping)
         self.mass = Mass.parse(mass, model.param_shapes()).astype(self.dtype)
         self.scope = check_choice(scope, "scope", SCOPES)
         self.method = check_choice(method, "method", METHODS)
@@ -107,8 +114,10 @@ class RiemannianSGD(Optimizer):
             self.damping.init(self.mass.scalar)        # the initial μ within the bounds
 
     def _hyperparameters(self):
+        metric = self.output_metric
         return {"lr": self.lr, "mass": self.mass.describe(),
-                "output_metric": self.output_metric.name, "scope": self.scope,
+                "output_metric": (metric.metric if self.output_damping > 0 else metric).name,
+                "output_damping": self.output_damping, "scope": self.scope,
                 "method": self.method, "precision": self.precision, "threads": self.threads,
                 "damping": "fixed" if self.damping is None else self.damping.describe(),
                 "metric_batch": self.metric_batch}
@@ -152,10 +161,10 @@ class GaussNewton(RiemannianSGD):
     name = "gauss-newton"
 
     def __init__(self, model, loss="mse", *, lr: float = 1.0, mass=1.0,
-                 output_metric="gauss-newton", method: str = "auto", precision: str = "auto",
-                 cg_rtol=None, memory=None, damping=None, metric_batch=None,
-                 dtype=np.float64):
+                 output_metric="gauss-newton", output_damping: float = 0.0,
+                 method: str = "auto", precision: str = "auto", cg_rtol=None, memory=None,
+                 damping=None, metric_batch=None, dtype=np.float64):
         super().__init__(model, loss, lr=lr, mass=mass, output_metric=output_metric,
-                         scope="network", method=method, precision=precision,
+                         output_damping=output_damping, scope="network", method=method, precision=precision,
                          cg_rtol=cg_rtol, memory=memory, damping=damping,
                          metric_batch=metric_batch, dtype=dtype)

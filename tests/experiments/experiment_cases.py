@@ -33,6 +33,11 @@ BAD_CONFIGS = [
     ({"optimizer": "riemannian", "damping": "trust"}, "unknown damping 'trust'"),
     ({"optimizer": "adam", "damping": "adaptive"}, "damping applies"),
     ({"optimizer": "riemannian", "metric_batch": 0}, "metric_batch must be a positive integer"),
+    ({"optimizer": "riemannian", "output_damping": -0.1},
+     "output_damping must be a finite number ≥ 0"),
+    ({"optimizer": "gauss-newton", "output_damping": float("inf")},
+     "output_damping must be a finite number ≥ 0"),
+    ({"optimizer": "kfac", "output_damping": 0.3}, "output_damping applies"),
     ({"max_loss_factor": float("inf")}, "max_loss_factor must be a finite number > 0"),
     ({"dtype": "float16"}, "unknown dtype 'float16'"),
 ]

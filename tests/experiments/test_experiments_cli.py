@@ -20,6 +20,7 @@ def _one_line_error(capsys, code, *expected):
 
 @pytest.mark.parametrize("argv, expected", [
     (["train", "--optimizer", "sgd", "--mass", "1"], "mass applies to the optimizers"),
+    (["train", "--optimizer", "adam", "--output-damping", "0.3"], "output_damping applies"),
     (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"],
      "does not exist; download it with `refimpl data fetch mnist`"),
     (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"],

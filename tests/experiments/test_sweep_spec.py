@@ -1,5 +1,7 @@
 """The sweep spec: parsing, one-line errors naming the field, and its expansion into runs."""
+import gzip
 import json
+from pathlib import Path
 
 import pytest
 from sweep_cases import BAD_SPECS, TINY
@@ -85,8 +87,18 @@ def test_presets_parse(name):
     assert len(plan.tasks) > 0
 
 
+def test_the_shipped_sensitivity_records_are_the_presets_runs():
+    """``docs/sweep/sensitivity-results.jsonl.gz`` holds one record for each run of the
+    ``sensitivity`` preset, found by its key: a change to the run keys (a new config field
+    that enters the hash, say) would make ``refimpl sweep`` redo every stored run."""
+    path = Path(__file__).parents[2] / "docs" / "sweep" / "sensitivity-results.jsonl.gz"
+    with gzip.open(path, "rt") as f:
+        stored = {json.loads(line)["key"] for line in f}
+    planned = set(expand(parse_spec(PRESETS["sensitivity"].text, source="preset")).tasks)
+    assert len(planned) == 285 and stored == planned
+
+
 def test_examples_parse():
-    from pathlib import Path
     examples = sorted((Path(__file__).parents[2] / "examples").glob("sweep_*"))
     assert examples
     for path in examples:

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from fd import central, rel_err
-from refimpl.losses import (MSE, ConstantOutputMetric, CrossEntropy, get_loss, get_output_metric)
+from refimpl.losses import (MSE, ConstantOutputMetric, CrossEntropy, DampedOutputMetric,
+                            GaussNewtonMetric, IdentityMetric, OutputMetric, get_loss,
+                            get_output_metric)
 
 LOSS_CASES = {  # name: (loss, targets builder(rng, S, k))
     "mse": (MSE(), lambda rng, S, k: rng.standard_normal((S, k))),
@@ -107,3 +109,63 @@ def test_constant_output_metric_factor_and_coords(rng):
     assert rel_err(m.matrix(y, t, MSE()), np.broadcast_to(G, (4, 3, 3))) < 1e-14
     F, c = m.factor(y, t, MSE()), m.coords(y, t, MSE())
     assert rel_err(np.einsum("skr,sr->sk", F, c), y - t) < 1e-13
+
+
+# -- output damping: g_out + τ I ------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(LOSS_CASES))
+@pytest.mark.parametrize("tau", [1e-3, 0.3, 10.0])
+def test_damped_output_metric_is_hessian_plus_tau_identity(rng, name, tau):
+    """``F Fᵀ = ∇²ℓ + τI`` (the Hessian checked against finite differences above) with ``F``
+    lower triangular, and ``F c = ∇ℓ``: rounding of a Cholesky factor and a triangular solve,
+    ``ε·cond(F)`` with ``cond(F) ≤ √((‖H‖ + τ)/τ) ≤ 32`` here."""
+    loss, make_t = LOSS_CASES[name]
+    y = 2.0 * rng.standard_normal((6, 4))
+    t = make_t(rng, 6, 4)
+    m = DampedOutputMetric(GaussNewtonMetric(), tau)
+    F = m.factor(y, t, loss)
+    assert np.array_equal(F, np.tril(F))
+    assert rel_err(F @ np.swapaxes(F, 1, 2), loss.hessian(y, t) + tau * np.eye(4)) < 1e-14
+    assert rel_err(np.einsum("skr,sr->sk", F, m.coords(y, t, loss)), loss.grad(y, t)) < 1e-13
+
+
+def test_damped_identity_is_the_constant_metric_one_plus_tau(rng):
+    """A limit with a known answer: ``I + τI = (1 + τ) I``, whose factor is ``√(1 + τ) I``."""
+    y, t = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    F = DampedOutputMetric(IdentityMetric(), 0.44).factor(y, t, MSE())
+    assert rel_err(F, np.broadcast_to(1.2 * np.eye(5), F.shape)) < 1e-15
+
+
+def test_damped_output_metric_keeps_float32(rng):
+    y = rng.standard_normal((4, 3)).astype(np.float32)
+    t = rng.integers(0, 3, 4)
+    m = DampedOutputMetric(GaussNewtonMetric(), 0.3)
+    assert m.factor(y, t, CrossEntropy()).dtype == np.float32
+    assert m.coords(y, t, CrossEntropy()).dtype == np.float32
+
+
+@pytest.mark.parametrize("metric, tau, error, words", [
+    (GaussNewtonMetric(), 0.0, ValueError, "finite and > 0, got 0.0"),
+    (GaussNewtonMetric(), -1.0, ValueError, "finite and > 0"),
+    (GaussNewtonMetric(), float("nan"), ValueError, "finite and > 0"),
+    (GaussNewtonMetric(), True, TypeError, "positive real number"),
+    ("gauss-newton", 0.3, TypeError, "damps an OutputMetric, got 'gauss-newton'"),
+])
+def test_damped_output_metric_is_validated(metric, tau, error, words):
+    with pytest.raises(error, match=words):
+        DampedOutputMetric(metric, tau)
+
+
+def test_damped_output_metric_below_rounding_is_a_clear_error():
+    """``g_out = 11ᵀ`` (singular, PSD) plus ``τ = 1e-30`` rounds to ``11ᵀ`` in float64, whose
+    Cholesky factorisation breaks down: a ValueError naming τ, not a LinAlgError."""
+
+    class AllOnes(OutputMetric):
+        name = "all-ones"
+
+        def factor(self, y, targets, loss):
+            return np.ones(y.shape + (1,), dtype=y.dtype)
+
+    y, t = np.zeros((2, 3)), np.zeros((2, 3))
+    assert DampedOutputMetric(AllOnes(), 0.1).factor(y, t, MSE()).shape == (2, 3, 3)
+    with pytest.raises(ValueError, match="τ = 1e-30 is too small for float64"):
+        DampedOutputMetric(AllOnes(), 1e-30).factor(y, t, MSE())

@@ -7,10 +7,12 @@ from scipy.linalg import block_diag
 
 from cases import MODULE_CASES
 from refimpl import tree
+from refimpl.losses import DampedOutputMetric, GaussNewtonMetric
 from refimpl.metric import dense_metric
 
 SPD = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, -0.2], [0.0, -0.2, 0.5]])
-OUTPUT_METRICS = {"identity": "identity", "gauss-newton": "gauss-newton", "constant": SPD}
+OUTPUT_METRICS = {"identity": "identity", "gauss-newton": "gauss-newton", "constant": SPD,
+                  "damped-gauss-newton": DampedOutputMetric(GaussNewtonMetric(), 0.3)}
 TARGETS = {"mse": lambda rng, S: rng.standard_normal((S, 3)),
            "cross_entropy": lambda rng, S: rng.integers(0, 3, S)}
 NETS = ["mlp_tanh", "residual", "two_branch", "linear", "scaled_mlp"]   # scaled_mlp: a
