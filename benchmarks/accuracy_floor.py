@@ -39,6 +39,20 @@ from refimpl.optim import DivergenceError
 
 EVAL_EVERY = 7
 
+def _output_damped(optimizer, tau, rule):
+    """A row of the Gauss–Newton output metric plus ``τI``, μ from 0.01, lr 1."""
+    name = {"riemannian": "Riemannian SGD, Gauss–Newton", "gauss-newton":
+            "Gauss–Newton (network)"}[optimizer]
+    how = {"adaptive-reject": "adaptive μ from 0.01 (reject)",
+           "adaptive": "adaptive μ from 0.01 (no reject)", "fixed": "μ 0.01 (fixed)"}[rule]
+    hyper = {"optimizer": optimizer, "output_damping": tau, "mass": 0.01, "lr": 1.0}
+    if optimizer == "riemannian":
+        hyper["output_metric"] = "gauss-newton"
+    if rule != "fixed":
+        hyper["damping"] = rule
+    return f"{name} + {tau:g} I, {how}", hyper
+
+
 ROWS = {
     "gn-adaptive": ("Riemannian SGD, Gauss–Newton, adaptive μ from 0.01 (reject, 4 retries)",
                     {"optimizer": "riemannian", "output_metric": "gauss-newton", "mass": 0.01,
@@ -53,30 +67,10 @@ ROWS = {
                             {"optimizer": "gauss-newton", "mass": 0.01, "lr": 1.0,
                              "damping": "adaptive-reject"}),
     # output damping (refimpl.losses.DampedOutputMetric): the output metric ∇²ℓ + τI
-    "gn-od0.3-adaptive-reject": (
-        "Riemannian SGD, Gauss–Newton + 0.3 I, adaptive μ from 0.01 (reject)",
-        {"optimizer": "riemannian", "output_metric": "gauss-newton", "output_damping": 0.3,
-         "mass": 0.01, "lr": 1.0, "damping": "adaptive-reject"}),
-    "gn-od0.3-adaptive": (
-        "Riemannian SGD, Gauss–Newton + 0.3 I, adaptive μ from 0.01 (no reject)",
-        {"optimizer": "riemannian", "output_metric": "gauss-newton", "output_damping": 0.3,
-         "mass": 0.01, "lr": 1.0, "damping": "adaptive"}),
-    "gn-od0.3-fixed": (
-        "Riemannian SGD, Gauss–Newton + 0.3 I, μ 0.01 (fixed)",
-        {"optimizer": "riemannian", "output_metric": "gauss-newton", "output_damping": 0.3,
-         "mass": 0.01, "lr": 1.0}),
-    "gn-od0.1-adaptive-reject": (
-        "Riemannian SGD, Gauss–Newton + 0.1 I, adaptive μ from 0.01 (reject)",
-        {"optimizer": "riemannian", "output_metric": "gauss-newton", "output_damping": 0.1,
-         "mass": 0.01, "lr": 1.0, "damping": "adaptive-reject"}),
-    "gn-od1-adaptive-reject": (
-        "Riemannian SGD, Gauss–Newton + 1 I, adaptive μ from 0.01 (reject)",
-        {"optimizer": "riemannian", "output_metric": "gauss-newton", "output_damping": 1.0,
-         "mass": 0.01, "lr": 1.0, "damping": "adaptive-reject"}),
-    "network-gn-od0.3-adaptive": (
-        "Gauss–Newton (network) + 0.3 I, adaptive μ from 0.01 (reject)",
-        {"optimizer": "gauss-newton", "output_damping": 0.3, "mass": 0.01, "lr": 1.0,
-         "damping": "adaptive-reject"}),
+    **{f"gn-od{tau:g}-{rule}": _output_damped("riemannian", tau, rule)
+       for tau, rule in [(0.3, "adaptive-reject"), (0.3, "adaptive"), (0.3, "fixed"),
+                         (0.1, "adaptive-reject"), (1.0, "adaptive-reject")]},
+    "network-gn-od0.3-adaptive": _output_damped("gauss-newton", 0.3, "adaptive-reject"),
     "identity": ("Riemannian SGD, identity, μ 0.01 (fixed)",
                  {"optimizer": "riemannian", "output_metric": "identity", "mass": 0.01,
                   "lr": 1.0}),

@@ -65,6 +65,15 @@ class Entry:
     hyper: dict = field(default_factory=dict)
 
 
+def _output_damped(tau, **extra):
+    """Riemannian SGD with the Gauss–Newton output metric plus ``τI``, μ (from) 0.01, lr 1."""
+    how = "adaptive μ from 0.01" if "damping" in extra else \
+        "μ 0.01 (exact; float32)" if extra.get("dtype") == "float32" else "μ 0.01 (exact)"
+    return Entry(f"Riemannian SGD, Gauss–Newton + {tau:g} I, {how}", "riemannian",
+                 {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton",
+                  "output_damping": tau, **extra})
+
+
 ENTRIES = {
     "sgd": Entry("SGD, lr 0.2", "sgd", {"lr": 0.2}),
     "adam": Entry("Adam, lr 3e-3", "adam", {"lr": 3e-3}),
@@ -102,24 +111,10 @@ ENTRIES = {
                                     "riemannian", {"lr": 1.0, "mass": 0.01,
                                                    "output_metric": "gauss-newton",
                                                    "damping": "adaptive-reject"}),
-    "riemannian-gn-od0.3": Entry(
-        "Riemannian SGD, Gauss–Newton + 0.3 I, μ 0.01 (exact)", "riemannian",
-        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 0.3}),
-    "riemannian-gn-od0.3-f32": Entry(
-        "Riemannian SGD, Gauss–Newton + 0.3 I, μ 0.01 (exact; float32)", "riemannian",
-        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 0.3,
-         "dtype": "float32"}),
-    "riemannian-gn-od0.3-adaptive": Entry(
-        "Riemannian SGD, Gauss–Newton + 0.3 I, adaptive μ from 0.01", "riemannian",
-        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 0.3,
-         "damping": "adaptive-reject"}),
-    "riemannian-gn-od1": Entry(
-        "Riemannian SGD, Gauss–Newton + 1 I, μ 0.01 (exact)", "riemannian",
-        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 1.0}),
-    "riemannian-gn-od1-f32": Entry(
-        "Riemannian SGD, Gauss–Newton + 1 I, μ 0.01 (exact; float32)", "riemannian",
-        {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton", "output_damping": 1.0,
-         "dtype": "float32"}),
+    **{f"riemannian-gn-od{tau:g}{suffix}": _output_damped(tau, **extra)
+       for tau, suffix, extra in [(0.3, "", {}), (0.3, "-f32", {"dtype": "float32"}),
+                                  (0.3, "-adaptive", {"damping": "adaptive-reject"}),
+                                  (1.0, "", {}), (1.0, "-f32", {"dtype": "float32"})]},
     "gauss-newton": Entry("Gauss–Newton (network), μ 1 (exact)", "gauss-newton",
                           {"lr": 1.0, "mass": 1.0}),
     "gauss-newton-adaptive": Entry("Gauss–Newton (network), adaptive μ from 0.01",

@@ -95,7 +95,8 @@ class ConstantOutputMetric(OutputMetric):
 
 
 class DampedOutputMetric(OutputMetric):
-    """Output damping: ``g_τ(y) = g_out(y) + τ I_k`` for an output metric ``g_out`` and ``τ > 0``.
+    """Output damping (:ref:`math §4 <math-4-output-damping>`): ``g_τ(y) = g_out(y) + τ I_k``
+    for an output metric ``g_out`` and ``τ > 0``.
 
     Pulled back, ``J_sᵀ (g_out + τ I) J_s = J_sᵀ g_out J_s + τ J_sᵀ J_s``: the layer metric
     gains ``τ`` times the identity output metric's pull-back, a damping of the change of the

@@ -165,6 +165,6 @@ class GaussNewton(RiemannianSGD):
                  method: str = "auto", precision: str = "auto", cg_rtol=None, memory=None,
                  damping=None, metric_batch=None, dtype=np.float64):
         super().__init__(model, loss, lr=lr, mass=mass, output_metric=output_metric,
-                         output_damping=output_damping, scope="network", method=method, precision=precision,
-                         cg_rtol=cg_rtol, memory=memory, damping=damping,
-                         metric_batch=metric_batch, dtype=dtype)
+                         output_damping=output_damping, scope="network", method=method,
+                         precision=precision, cg_rtol=cg_rtol, memory=memory,
+                         damping=damping, metric_batch=metric_batch, dtype=dtype)
