@@ -67,8 +67,9 @@ class Entry:
 
 def _output_damped(tau, **extra):
     """Riemannian SGD with the Gauss–Newton output metric plus ``τI``, μ (from) 0.01, lr 1."""
-    how = "adaptive μ from 0.01" if "damping" in extra else \
-        "μ 0.01 (exact; float32)" if extra.get("dtype") == "float32" else "μ 0.01 (exact)"
+    float32 = " (float32)" if extra.get("dtype") == "float32" else ""
+    how = ("adaptive μ from 0.01" + float32) if "damping" in extra else \
+        f"μ 0.01 (exact{'; float32' if float32 else ''})"
     return Entry(f"Riemannian SGD, Gauss–Newton + {tau:g} I, {how}", "riemannian",
                  {"lr": 1.0, "mass": 0.01, "output_metric": "gauss-newton",
                   "output_damping": tau, **extra})

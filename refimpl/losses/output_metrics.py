@@ -142,6 +142,8 @@ class DampedOutputMetric(OutputMetric):
                              ) from None
 
     def coords(self, y, targets, loss):
+        # factor() again rather than kept from the caller's call: S Cholesky factorisations
+        # of k × k, negligible beside a step, and the output metric stays stateless
         F = self.factor(y, targets, loss)
         return np.linalg.solve(F, loss._grad(y, targets)[:, :, None])[:, :, 0]
 
